@@ -1,0 +1,1 @@
+//! The nameserver: route table, broker liveness, topic routes and cluster info.
