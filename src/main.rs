@@ -1,1 +1,54 @@
-fn main() {}
+//! `ringmq`: the one command-line entry point. Each subcommand lives in its
+//! own module under `cmd/` and owns its flags.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// A RocketMQ-compatible message broker, thread-per-core on io_uring.
+#[derive(Parser)]
+#[command(name = "ringmq", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a nameserver and a broker in one process (the quick start).
+    Standalone(cmd::standalone::Args),
+    /// Run a nameserver: broker registry and topic routes.
+    Nameserver(cmd::nameserver::Args),
+    /// Run a broker: receives, stores and serves messages.
+    Broker(cmd::broker::Args),
+    /// Operator tool: topics, groups, offsets, cluster (like mqadmin).
+    Admin(cmd::admin::Args),
+    /// Load generator: produce, consume and end-to-end benchmarks.
+    Bench(cmd::bench::Args),
+    /// Send messages from the shell.
+    Produce(cmd::produce::Args),
+    /// Read messages from the shell.
+    Consume(cmd::consume::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    cmd::init_tracing();
+    let outcome = match cli.command {
+        Command::Standalone(args) => cmd::standalone::run(args),
+        Command::Nameserver(args) => cmd::nameserver::run(args),
+        Command::Broker(args) => cmd::broker::run(args),
+        Command::Admin(args) => cmd::admin::run(args),
+        Command::Bench(args) => cmd::bench::run(args),
+        Command::Produce(args) => cmd::produce::run(args),
+        Command::Consume(args) => cmd::consume::run(args),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("ringmq: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

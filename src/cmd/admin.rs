@@ -1,0 +1,10 @@
+//! `ringmq admin`: not built yet.
+
+/// Flags of `ringmq admin`.
+#[derive(clap::Args)]
+pub struct Args {}
+
+/// Runs the subcommand.
+pub fn run(_args: Args) -> anyhow::Result<()> {
+    Err(super::not_implemented("admin"))
+}

@@ -1,0 +1,10 @@
+//! `ringmq standalone`: not built yet.
+
+/// Flags of `ringmq standalone`.
+#[derive(clap::Args)]
+pub struct Args {}
+
+/// Runs the subcommand.
+pub fn run(_args: Args) -> anyhow::Result<()> {
+    Err(super::not_implemented("standalone"))
+}
