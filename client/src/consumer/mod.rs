@@ -1,0 +1,4 @@
+//! Consumers.
+
+pub mod offset_store;
+pub mod subscription;
