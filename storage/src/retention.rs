@@ -1,0 +1,106 @@
+//! Retention: deletes commit-log segments whose last write is older than the
+//! retention time (oldest first, never the segment being written), together
+//! with the consume-queue files and key-index data that only point into
+//! them; raises every queue's minimum offset accordingly. Also
+//! `delete_topic`.
+
+use std::time::{Duration, SystemTime};
+
+use crate::consume_queue;
+use crate::key_index;
+use crate::segment;
+use crate::store::MessageStore;
+
+/// Most segments deleted by one retention pass.
+pub const SEGMENTS_DELETED_PER_PASS_MAX: usize = 64;
+
+/// What one retention pass removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RetentionReport {
+    /// Local base offsets of the deleted segments.
+    pub deleted_segments: Vec<u64>,
+    /// Smallest readable local log offset afterwards.
+    pub log_min_offset: u64,
+}
+
+impl MessageStore {
+    /// Deletes expired segments as of `now` (pass `SystemTime::now()`).
+    pub async fn run_retention(&self, now: SystemTime) -> std::io::Result<RetentionReport> {
+        let retention = Duration::from_secs(self.inner.config.retention_hours.saturating_mul(3600));
+        let seg_bytes = self.inner.config.segment_bytes;
+        let mut report = RetentionReport::default();
+        for _ in 0..SEGMENTS_DELETED_PER_PASS_MAX {
+            let candidate = {
+                let log = self.inner.log.borrow();
+                let written = self.inner.written.get();
+                let active = log.reserve_at - log.reserve_at % seg_bytes;
+                log.segments
+                    .iter()
+                    .next()
+                    .filter(|(base, _)| **base < active && **base + seg_bytes <= written)
+                    .map(|(base, file)| (*base, file.clone()))
+            };
+            let Some((base, file)) = candidate else { break };
+            let modified = file.metadata().await?.modified()?;
+            if modified + retention > now {
+                break;
+            }
+            self.delete_oldest_segment(base).await?;
+            report.deleted_segments.push(base);
+        }
+        report.log_min_offset = self.inner.log.borrow().min_offset;
+        Ok(report)
+    }
+
+    async fn delete_oldest_segment(&self, base: u64) -> std::io::Result<()> {
+        let seg_bytes = self.inner.config.segment_bytes;
+        let new_min = base + seg_bytes;
+        {
+            let mut log = self.inner.log.borrow_mut();
+            log.segments.remove(&base);
+            log.min_offset = log.min_offset.max(new_min);
+        }
+        let cq_root = self.inner.config.consumequeue_dir();
+        let key_root = self.inner.config.keyindex_dir();
+        let mut doomed = vec![segment::path(&self.inner.config.commitlog_dir(), base)];
+        {
+            let mut indexes = self.inner.indexes.borrow_mut();
+            for (topic, queues) in indexes.queues.topics.iter_mut() {
+                for (queue_id, queue) in queues.iter_mut() {
+                    for first in queue.drop_below_log(new_min) {
+                        doomed.push(consume_queue::file_path(&cq_root, topic, *queue_id, first));
+                    }
+                }
+            }
+            for key_base in indexes.keys.drop_below_log(new_min) {
+                doomed.push(key_index::file_path(&key_root, key_base));
+            }
+        }
+        for path in doomed {
+            match compio::fs::remove_file(&path).await {
+                Ok(()) => {}
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                Err(err) => return Err(err),
+            }
+        }
+        tracing::info!(base, "deleted expired commit-log segment");
+        Ok(())
+    }
+
+    /// Forgets a topic's consume queues and queue offsets and deletes their
+    /// files. Its records stay in the log until retention removes them.
+    pub async fn delete_topic(&self, topic: &str) -> std::io::Result<()> {
+        self.inner.indexes.borrow_mut().queues.topics.remove(topic);
+        self.inner.log.borrow_mut().next_queue_offset.remove(topic);
+        let dir = self.inner.config.consumequeue_dir().join(topic);
+        if topic.is_empty() || topic.contains('/') || topic == "." || topic == ".." {
+            return Ok(());
+        }
+        match compio::runtime::spawn_blocking(move || std::fs::remove_dir_all(dir)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(err)) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Ok(Err(err)) => Err(err),
+            Err(_) => Err(std::io::Error::other("topic deletion panicked")),
+        }
+    }
+}

@@ -1,0 +1,914 @@
+//! [`MessageStore`]: one shard's commit log with its consume queues, key
+//! index, group-commit flusher and index rebuilder. Lives on, and never
+//! leaves, the shard's single-threaded compio event loop (`!Send`); the
+//! write path takes no locks and never blocks the loop.
+//!
+//! Write path (all on the shard's loop):
+//!
+//! ```text
+//! put ──reserve (sync: queue offset, physical offset, store time, stamp)──▶ pending chunks
+//!       │                                        writer task: one io_uring write at a time
+//!       │                                        ▼
+//!       │                           written watermark ──▶ index rebuilder task
+//!       │                                        │        (consume queues, key index,
+//!       │                                        │         arrival listener)
+//!       │                                        ▼               ▼
+//!       │                                 flusher task     dispatched watermark
+//!       │                                 (fdatasync)            │
+//!       ◀──── flushed watermark (sync mode) ◀───┘               │
+//!       ◀──── dispatched watermark (always) ◀────────────────────┘
+//! ```
+//!
+//! `put` returns once its records are written and visible in their consume
+//! queue (a pull issued after the ack finds them), and with
+//! [`FlushMode::Sync`] once an fdatasync covering them completed (group
+//! commit: one fdatasync releases every writer at or below its offset).
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use compio::fs::{File, OpenOptions};
+use compio::io::AsyncWriteAtExt;
+use compio::runtime::JoinHandle;
+use futures::channel::oneshot;
+
+use crate::checkpoint::Checkpoint;
+use crate::config::{DISK_CHECK_INTERVAL_MS, FaultPoint, FlushMode, RECORD_BYTES_MAX, StoreConfig};
+use crate::consume_queue;
+use crate::error::PutError;
+use crate::indexes::Indexes;
+use crate::key_index;
+use crate::log_record::{self, BLANK_MARKER_BYTES, Scan};
+use crate::physical_offset::compose;
+use crate::recovery::{self, OpenError};
+use crate::segment;
+use crate::watermark::{Notify, Watermark};
+
+/// Largest batch of appended bytes submitted as one write.
+pub const WRITE_BATCH_BYTES_MAX: usize = 1 << 20;
+/// Most records in one `put_batch`.
+pub const BATCH_RECORDS_MAX: usize = 4096;
+/// How many times `put` waits for a segment to appear before giving up.
+const SEGMENT_WAITS_MAX: usize = 4;
+/// Longest topic name (a signed byte in 4.x records).
+pub const TOPIC_BYTES_MAX: usize = 127;
+
+/// Where an appended record went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PutResult {
+    /// Shard-qualified physical offset of the record's first byte.
+    pub physical_offset: i64,
+    /// Logical offset in its consume queue (0 for undispatched tx halves).
+    pub queue_offset: i64,
+    pub wrote_bytes: u32,
+    pub store_timestamp: i64,
+}
+
+/// Whether `put` waits for durability (RocketMQ `WAIT` property).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitFor {
+    /// Written and visible; plus, in sync-flush mode, flushed.
+    Flush,
+    /// Written and visible only.
+    Visible,
+}
+
+/// Called by the index rebuilder after new units became visible in a
+/// consume queue: (topic, queue id, new max offset). Use it to wake
+/// long-polling pulls. It must not call back into `put`.
+pub type ArrivalListener = Rc<dyn Fn(&str, i32, i64)>;
+
+/// Appended bytes in one segment, reserved but not yet written.
+pub(crate) struct Chunk {
+    pub at: u64,
+    pub bytes: Vec<u8>,
+    /// Log offset after this chunk: `at + len`, or the next segment's base
+    /// when the chunk ends with a blank end-of-file marker.
+    pub end: u64,
+}
+
+pub(crate) struct LogState {
+    pub segments: BTreeMap<u64, File>,
+    pub reserve_at: u64,
+    pub min_offset: u64,
+    pub pending: VecDeque<Chunk>,
+    pub next_queue_offset: HashMap<String, HashMap<i32, i64>>,
+    pub last_store_timestamp: i64,
+    pub allocating: bool,
+    pub allocation_waiters: Vec<oneshot::Sender<()>>,
+}
+
+pub(crate) struct Inner {
+    pub config: StoreConfig,
+    pub log: RefCell<LogState>,
+    pub written: Watermark,
+    pub dispatched: Watermark,
+    pub flushed: Watermark,
+    pub indexes: RefCell<Indexes>,
+    pub read_only: RefCell<Option<String>>,
+    pub disk_full: Cell<Option<u8>>,
+    pub writer_wake: Notify,
+    pub dispatcher_wake: Notify,
+    pub flusher_wake: Notify,
+    pub allocator_wake: Notify,
+    pub dispatch_queue: RefCell<VecDeque<Chunk>>,
+    pub arrival_listener: RefCell<Option<ArrivalListener>>,
+    pub published: Arc<AtomicU64>,
+    pub index_persisting: Cell<bool>,
+    _lock: std::fs::File,
+}
+
+/// One shard's message store. Cheap to clone (a shared handle); background
+/// tasks stop when the last handle is dropped.
+#[derive(Clone)]
+pub struct MessageStore {
+    pub(crate) inner: Rc<Inner>,
+    tasks: Rc<RefCell<Vec<JoinHandle<()>>>>,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn valid_topic(topic: &str) -> bool {
+    !topic.is_empty()
+        && topic.len() <= TOPIC_BYTES_MAX
+        && topic != "."
+        && topic != ".."
+        && topic
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"%|-_.".contains(&b))
+}
+
+impl MessageStore {
+    /// Opens (creating if needed) the store, running recovery, and starts its
+    /// background tasks on the current compio runtime.
+    pub async fn open(config: StoreConfig) -> Result<MessageStore, OpenError> {
+        let recover_config = config.clone();
+        let recovered = compio::runtime::spawn_blocking(move || recovery::recover(&recover_config))
+            .await
+            .map_err(|_| OpenError::Config("recovery task panicked".into()))??;
+        if recovered.crashed {
+            tracing::warn!(dir = %config.data_dir.display(), log_end = recovered.log_end, "recovered after a crash");
+        }
+        let mut segments = BTreeMap::new();
+        for base in &recovered.segment_bases {
+            let path = segment::path(&config.commitlog_dir(), *base);
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&path)
+                .await
+                .map_err(|source| OpenError::Io {
+                    context: format!("opening {}", path.display()),
+                    source,
+                })?;
+            segments.insert(*base, file);
+        }
+        let indexes = recovered.indexes;
+        let mut next_queue_offset: HashMap<String, HashMap<i32, i64>> = HashMap::new();
+        for (topic, queues) in &indexes.queues.topics {
+            let offsets = queues.iter().map(|(q, cq)| (*q, cq.max_offset())).collect();
+            next_queue_offset.insert(topic.clone(), offsets);
+        }
+        let log_end = recovered.log_end;
+        let log = LogState {
+            min_offset: recovered
+                .segment_bases
+                .first()
+                .copied()
+                .unwrap_or(log_end - log_end % config.segment_bytes),
+            segments,
+            reserve_at: log_end,
+            pending: VecDeque::new(),
+            next_queue_offset,
+            last_store_timestamp: recovered.last_store_timestamp,
+            allocating: false,
+            allocation_waiters: Vec::new(),
+        };
+        let inner = Rc::new(Inner {
+            log: RefCell::new(log),
+            written: Watermark::new(log_end),
+            dispatched: Watermark::new(log_end),
+            flushed: Watermark::new(log_end),
+            indexes: RefCell::new(indexes),
+            read_only: RefCell::new(None),
+            disk_full: Cell::new(None),
+            writer_wake: Notify::default(),
+            dispatcher_wake: Notify::default(),
+            flusher_wake: Notify::default(),
+            allocator_wake: Notify::default(),
+            dispatch_queue: RefCell::new(VecDeque::new()),
+            arrival_listener: RefCell::new(None),
+            published: Arc::new(AtomicU64::new(log_end)),
+            index_persisting: Cell::new(false),
+            _lock: recovered.lock,
+            config,
+        });
+        let store = MessageStore {
+            inner,
+            tasks: Rc::new(RefCell::new(Vec::new())),
+        };
+        store.start_tasks();
+        store.inner.check_disk_space();
+        store.inner.allocator_wake.notify();
+        Ok(store)
+    }
+
+    fn start_tasks(&self) {
+        let mut tasks = self.tasks.borrow_mut();
+        tasks.push(compio::runtime::spawn(run_writer(self.inner.clone())));
+        tasks.push(compio::runtime::spawn(run_index_rebuilder(
+            self.inner.clone(),
+        )));
+        tasks.push(compio::runtime::spawn(run_flusher(self.inner.clone())));
+        tasks.push(compio::runtime::spawn(run_segment_allocator(
+            self.inner.clone(),
+        )));
+        tasks.push(compio::runtime::spawn(run_index_flusher(
+            self.inner.clone(),
+        )));
+        tasks.push(compio::runtime::spawn(run_disk_watcher(self.inner.clone())));
+    }
+
+    /// The configuration the store was opened with.
+    pub fn config(&self) -> &StoreConfig {
+        &self.inner.config
+    }
+
+    /// Registers the callback told about every consume queue that grew.
+    pub fn set_arrival_listener(&self, listener: ArrivalListener) {
+        *self.inner.arrival_listener.borrow_mut() = Some(listener);
+    }
+
+    /// Shared counter of the local log offset up to which segment bytes are
+    /// written and immutable; any thread may read segment files below it.
+    pub fn published_watermark(&self) -> Arc<AtomicU64> {
+        self.inner.published.clone()
+    }
+
+    /// Local log offset below which records are durable.
+    pub fn flushed_offset(&self) -> u64 {
+        self.inner.flushed.get()
+    }
+
+    /// Local log offset where the next record will go (including records
+    /// reserved but not yet written).
+    pub fn reserved_offset(&self) -> u64 {
+        self.inner.log.borrow().reserve_at
+    }
+
+    /// Why the store refuses writes after an I/O failure, if it does.
+    pub fn read_only_reason(&self) -> Option<String> {
+        self.inner.read_only.borrow().clone()
+    }
+
+    /// Re-reads disk usage now (also done every second in the background);
+    /// returns the usage in percent if writes are refused.
+    pub fn check_disk_space(&self) -> Option<u8> {
+        self.inner.check_disk_space()
+    }
+
+    /// Appends one encoded record (spec §4.1; queue offset, physical offset
+    /// and store timestamp are assigned here) and waits per `WaitFor::Flush`.
+    pub async fn put(&self, record: Vec<u8>) -> Result<PutResult, PutError> {
+        let mut results = self.put_batch(vec![record], WaitFor::Flush).await?;
+        results
+            .pop()
+            .ok_or_else(|| PutError::MessageIllegal("empty batch".into()))
+    }
+
+    /// Appends records contiguously in one segment (a SEND_BATCH_MESSAGE),
+    /// with consecutive queue offsets per queue.
+    pub async fn put_batch(
+        &self,
+        records: Vec<Vec<u8>>,
+        wait: WaitFor,
+    ) -> Result<Vec<PutResult>, PutError> {
+        let inner = &self.inner;
+        inner.admit()?;
+        let total = inner.validate(&records)?;
+        let mut records = Some(records);
+        let mut reserved = None;
+        for _ in 0..SEGMENT_WAITS_MAX {
+            let Some(batch) = records.take() else { break };
+            match inner.try_reserve(batch, total) {
+                Ok(done) => {
+                    reserved = Some(done);
+                    break;
+                }
+                Err((batch, base)) => {
+                    records = Some(batch);
+                    inner.ensure_segment(base).await?;
+                    inner.admit()?;
+                }
+            }
+        }
+        let (results, end) =
+            reserved.ok_or_else(|| PutError::SegmentUnavailable("segment not ready".into()))?;
+        let visible = inner.dispatched.wait_for(end);
+        let sync_timeout = inner
+            .config
+            .sync_timeout()
+            .filter(|_| wait == WaitFor::Flush);
+        let durable = sync_timeout.and_then(|_| inner.flushed.wait_for(end));
+        inner.writer_wake.notify();
+        if let Some(visible) = visible {
+            visible.await.map_err(|_| inner.failure())?;
+        }
+        if let (Some(durable), Some(timeout)) = (durable, sync_timeout) {
+            inner.flusher_wake.notify();
+            match compio::time::timeout(timeout, durable).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return Err(inner.failure()),
+                Err(_) => return Err(PutError::FlushTimeout(results)),
+            }
+        }
+        Ok(results)
+    }
+
+    /// Makes everything appended so far durable: waits for it to be written,
+    /// then for an fdatasync covering it.
+    pub async fn flush(&self) -> Result<(), PutError> {
+        let target = self.inner.log.borrow().reserve_at;
+        if let Some(written) = self.inner.written.wait_for(target) {
+            self.inner.writer_wake.notify();
+            written.await.map_err(|_| self.inner.failure())?;
+        }
+        if let Some(flushed) = self.inner.flushed.wait_for(target) {
+            self.inner.flusher_wake.notify();
+            flushed.await.map_err(|_| self.inner.failure())?;
+        }
+        Ok(())
+    }
+
+    /// Flushes the log and the indexes and writes a clean checkpoint; the
+    /// next open trusts it instead of scanning. Background tasks stop.
+    pub async fn shutdown(self) -> Result<(), PutError> {
+        let flushed = self.flush().await;
+        let target = self.inner.log.borrow().reserve_at;
+        if let Some(dispatched) = self.inner.dispatched.wait_for(target) {
+            dispatched.await.map_err(|_| self.inner.failure())?;
+        }
+        let tasks = std::mem::take(&mut *self.tasks.borrow_mut());
+        for task in tasks {
+            let _ = task.cancel().await;
+        }
+        flushed?;
+        self.inner.index_persisting.set(false);
+        self.inner.persist_indexes().await?;
+        let abort = self.inner.config.abort_path();
+        compio::fs::remove_file(&abort)
+            .await
+            .map_err(|err| PutError::ReadOnly(format!("removing abort marker: {err}")))?;
+        Ok(())
+    }
+
+    /// Persists consume queues, key index and checkpoint now (normally done
+    /// every `index_flush_interval_ms`).
+    pub async fn flush_indexes(&self) -> Result<(), PutError> {
+        self.inner.persist_indexes().await
+    }
+}
+
+impl Inner {
+    pub(crate) fn failure(&self) -> PutError {
+        match self.read_only.borrow().clone() {
+            Some(reason) => PutError::ReadOnly(reason),
+            None => PutError::ReadOnly("store closed".into()),
+        }
+    }
+
+    fn admit(&self) -> Result<(), PutError> {
+        if let Some(reason) = self.read_only.borrow().clone() {
+            return Err(PutError::ReadOnly(reason));
+        }
+        if let Some(usage_percent) = self.disk_full.get() {
+            return Err(PutError::DiskFull { usage_percent });
+        }
+        Ok(())
+    }
+
+    fn validate(&self, records: &[Vec<u8>]) -> Result<u64, PutError> {
+        if records.is_empty() || records.len() > BATCH_RECORDS_MAX {
+            return Err(PutError::MessageIllegal(format!(
+                "batch of {} records",
+                records.len()
+            )));
+        }
+        let mut total = 0u64;
+        for record in records {
+            if record.len() > RECORD_BYTES_MAX {
+                return Err(PutError::MessageIllegal(format!(
+                    "record of {} bytes above {RECORD_BYTES_MAX}",
+                    record.len()
+                )));
+            }
+            let head = log_record::head(record)
+                .map_err(|err| PutError::MessageIllegal(err.to_string()))?;
+            if !valid_topic(head.topic) {
+                return Err(PutError::MessageIllegal(format!(
+                    "invalid topic name {:?}",
+                    head.topic
+                )));
+            }
+            total += record.len() as u64;
+        }
+        if total + BLANK_MARKER_BYTES as u64 > self.config.segment_bytes {
+            return Err(PutError::MessageIllegal(format!(
+                "{total} bytes do not fit in a segment"
+            )));
+        }
+        Ok(total)
+    }
+
+    /// Assigns offsets and queues the records for writing, or says which
+    /// segment must exist first (giving the records back).
+    #[allow(clippy::type_complexity)]
+    fn try_reserve(
+        &self,
+        mut records: Vec<Vec<u8>>,
+        total: u64,
+    ) -> Result<(Vec<PutResult>, u64), (Vec<Vec<u8>>, u64)> {
+        let seg_bytes = self.config.segment_bytes;
+        let mut log = self.log.borrow_mut();
+        let at = log.reserve_at;
+        let base = at - at % seg_bytes;
+        let fits = at - base + total + BLANK_MARKER_BYTES as u64 <= seg_bytes;
+        let target = if fits { base } else { base + seg_bytes };
+        if !log.segments.contains_key(&base) {
+            return Err((records, base));
+        }
+        if !log.segments.contains_key(&target) {
+            return Err((records, target));
+        }
+        if !fits {
+            let marker = log_record::blank_marker(seg_bytes - (at - base));
+            push_chunk(&mut log, at, &marker, target);
+            log.reserve_at = target;
+            self.allocator_wake.notify();
+        }
+        let timestamp = now_ms().max(log.last_store_timestamp);
+        log.last_store_timestamp = timestamp;
+        let mut results = Vec::with_capacity(records.len());
+        for record in records.iter_mut() {
+            let at = log.reserve_at;
+            let physical_offset = compose(self.config.shard_id, at);
+            let queue_offset = match log_record::head(record) {
+                Ok(head) if head.dispatched => {
+                    let counter =
+                        next_queue_offset(&mut log.next_queue_offset, head.topic, head.queue_id);
+                    let assigned = *counter;
+                    *counter += 1;
+                    assigned
+                }
+                _ => 0,
+            };
+            // Cannot fail: `validate` parsed this record.
+            let _ = log_record::stamp(record, queue_offset, physical_offset, timestamp);
+            let len = record.len() as u64;
+            push_chunk(&mut log, at, record, at + len);
+            log.reserve_at = at + len;
+            results.push(PutResult {
+                physical_offset,
+                queue_offset,
+                wrote_bytes: u32::try_from(len).unwrap_or(u32::MAX),
+                store_timestamp: timestamp,
+            });
+        }
+        Ok((results, log.reserve_at))
+    }
+
+    /// Makes sure the segment at `base` exists, creating it once even if
+    /// many writers ask.
+    async fn ensure_segment(&self, base: u64) -> Result<(), PutError> {
+        for _ in 0..SEGMENT_WAITS_MAX {
+            let waiter = {
+                let mut log = self.log.borrow_mut();
+                if log.segments.contains_key(&base) {
+                    return Ok(());
+                }
+                if log.allocating {
+                    let (sender, receiver) = oneshot::channel();
+                    log.allocation_waiters.push(sender);
+                    Some(receiver)
+                } else {
+                    log.allocating = true;
+                    None
+                }
+            };
+            match waiter {
+                Some(receiver) => {
+                    let _ = receiver.await;
+                }
+                None => {
+                    let result = self.create_segment(base).await;
+                    let waiters = {
+                        let mut log = self.log.borrow_mut();
+                        log.allocating = false;
+                        if let Ok(file) = &result {
+                            log.segments.insert(base, file.clone());
+                        }
+                        std::mem::take(&mut log.allocation_waiters)
+                    };
+                    for waiter in waiters {
+                        let _ = waiter.send(());
+                    }
+                    return result.map(|_| ());
+                }
+            }
+        }
+        Err(PutError::SegmentUnavailable(format!(
+            "segment {base} still being created"
+        )))
+    }
+
+    async fn create_segment(&self, base: u64) -> Result<File, PutError> {
+        if let Some(usage_percent) = self.check_disk_space() {
+            return Err(PutError::DiskFull { usage_percent });
+        }
+        if let Some(err) = self.config.fault(FaultPoint::SegmentCreate) {
+            return Err(self.segment_error(err));
+        }
+        let dir = self.config.commitlog_dir();
+        let len = self.config.segment_bytes;
+        let create_dir = dir.clone();
+        let created = compio::runtime::spawn_blocking(move || {
+            segment::create_preallocated(&create_dir, base, len)
+        })
+        .await
+        .map_err(|_| PutError::SegmentUnavailable("segment creation panicked".into()))?;
+        created.map_err(|err| self.segment_error(err))?;
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(segment::path(&dir, base))
+            .await
+            .map_err(|err| self.segment_error(err))
+    }
+
+    fn segment_error(&self, err: std::io::Error) -> PutError {
+        if err.raw_os_error() == Some(libc::ENOSPC) {
+            self.disk_full.set(Some(100));
+            tracing::error!("no space left for a new commit-log segment; refusing writes");
+            return PutError::DiskFull { usage_percent: 100 };
+        }
+        PutError::SegmentUnavailable(err.to_string())
+    }
+
+    pub(crate) fn check_disk_space(&self) -> Option<u8> {
+        let limit = self.config.disk_usage_max_percent;
+        match self.config.disk_usage_percent() {
+            Ok(usage) if usage > limit => {
+                if self.disk_full.get().is_none() {
+                    tracing::error!(usage, limit, "disk usage above limit; refusing writes");
+                }
+                self.disk_full.set(Some(usage));
+            }
+            Ok(_) => {
+                if self.disk_full.take().is_some() {
+                    tracing::info!("disk usage back under limit; accepting writes");
+                }
+            }
+            Err(err) => tracing::warn!(%err, "cannot read disk usage"),
+        }
+        self.disk_full.get()
+    }
+
+    /// Refuses all further writes and fails every waiting writer.
+    pub(crate) fn enter_read_only(&self, reason: String) {
+        tracing::error!(%reason, "store is now read-only until restart");
+        *self.read_only.borrow_mut() = Some(reason);
+        self.log.borrow_mut().pending.clear();
+        self.written.fail_all();
+        self.dispatched.fail_all();
+        self.flushed.fail_all();
+    }
+
+    /// Writes pending consume-queue and key-index bytes, syncs them and
+    /// records the checkpoint. One at a time; never holds a borrow across I/O.
+    async fn persist_indexes(&self) -> Result<(), PutError> {
+        if self.index_persisting.replace(true) {
+            return Ok(());
+        }
+        let result = self.persist_indexes_once().await;
+        self.index_persisting.set(false);
+        result.map_err(|err| PutError::SegmentUnavailable(format!("persisting indexes: {err}")))
+    }
+
+    async fn persist_indexes_once(&self) -> std::io::Result<()> {
+        let indexed = self.dispatched.get();
+        let log_flushed = self.flushed.get();
+        let cq_root = self.config.consumequeue_dir();
+        let key_root = self.config.keyindex_dir();
+        let (cq_writes, key_writes) = {
+            let indexes = self.indexes.borrow();
+            let mut cq_writes = Vec::new();
+            for (topic, queues) in &indexes.queues.topics {
+                for (queue_id, queue) in queues {
+                    for file in queue.files.iter().filter(|f| f.durable_len < f.bytes.len()) {
+                        let path = consume_queue::file_path(&cq_root, topic, *queue_id, file.first);
+                        let bytes = file
+                            .bytes
+                            .get(file.durable_len..)
+                            .unwrap_or_default()
+                            .to_vec();
+                        cq_writes.push((
+                            topic.clone(),
+                            *queue_id,
+                            file.first,
+                            path,
+                            file.durable_len,
+                            bytes,
+                        ));
+                    }
+                }
+            }
+            let key_writes: Vec<_> = indexes
+                .keys
+                .files
+                .iter()
+                .filter(|(_, f)| !f.pending.is_empty())
+                .map(|(base, f)| {
+                    (
+                        *base,
+                        key_index::file_path(&key_root, *base),
+                        f.durable_len,
+                        f.pending.clone(),
+                    )
+                })
+                .collect();
+            (cq_writes, key_writes)
+        };
+        for (topic, queue_id, first, path, at, bytes) in cq_writes {
+            let len = bytes.len();
+            write_synced(&path, at as u64, bytes).await?;
+            let mut indexes = self.indexes.borrow_mut();
+            let file = indexes
+                .queues
+                .topics
+                .get_mut(&topic)
+                .and_then(|q| q.get_mut(&queue_id))
+                .and_then(|q| q.files.iter_mut().find(|f| f.first == first));
+            if let Some(file) = file {
+                file.durable_len = file.durable_len.max(at + len);
+            }
+        }
+        for (base, path, at, bytes) in key_writes {
+            let len = bytes.len();
+            write_synced(&path, at, bytes).await?;
+            let mut indexes = self.indexes.borrow_mut();
+            if let Some(file) = indexes
+                .keys
+                .files
+                .get_mut(&base)
+                .filter(|f| f.durable_len == at)
+            {
+                file.durable_len += len as u64;
+                file.pending.drain(..len.min(file.pending.len()));
+            }
+        }
+        let checkpoint = Checkpoint {
+            log_flushed,
+            indexed,
+            last_store_timestamp: self.log.borrow().last_store_timestamp,
+        };
+        let path = self.config.checkpoint_path();
+        compio::runtime::spawn_blocking(move || {
+            segment::write_atomically(&path, &checkpoint.encode())
+        })
+        .await
+        .map_err(|_| std::io::Error::other("checkpoint writer panicked"))?
+    }
+}
+
+async fn write_synced(path: &std::path::Path, at: u64, bytes: Vec<u8>) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        compio::fs::create_dir_all(dir).await?;
+    }
+    let mut file = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .open(path)
+        .await?;
+    let compio::BufResult(result, _) = file.write_all_at(bytes, at).await;
+    result?;
+    file.sync_data().await
+}
+
+fn next_queue_offset<'a>(
+    table: &'a mut HashMap<String, HashMap<i32, i64>>,
+    topic: &str,
+    queue_id: i32,
+) -> &'a mut i64 {
+    if !table.contains_key(topic) {
+        table.insert(topic.to_owned(), HashMap::new());
+    }
+    table
+        .entry(topic.to_owned())
+        .or_default()
+        .entry(queue_id)
+        .or_insert(0)
+}
+
+/// Appends bytes to the pending chunk they continue, or starts a new one.
+fn push_chunk(log: &mut LogState, at: u64, bytes: &[u8], end: u64) {
+    if let Some(tail) = log.pending.back_mut() {
+        let contiguous = tail.at + tail.bytes.len() as u64 == at && tail.end == at;
+        if contiguous && tail.bytes.len() + bytes.len() <= WRITE_BATCH_BYTES_MAX {
+            tail.bytes.extend_from_slice(bytes);
+            tail.end = end;
+            return;
+        }
+    }
+    log.pending.push_back(Chunk {
+        at,
+        bytes: bytes.to_vec(),
+        end,
+    });
+}
+
+/// Writes pending chunks in order, one io_uring write at a time, and
+/// advances the written watermark.
+async fn run_writer(inner: Rc<Inner>) {
+    loop {
+        let next = inner.log.borrow_mut().pending.pop_front();
+        let Some(chunk) = next else {
+            inner.writer_wake.notified().await;
+            continue;
+        };
+        let seg_bytes = inner.config.segment_bytes;
+        let base = chunk.at - chunk.at % seg_bytes;
+        let file = inner.log.borrow().segments.get(&base).cloned();
+        let Some(file) = file else {
+            inner.enter_read_only(format!("segment {base} missing for a reserved write"));
+            continue;
+        };
+        let result = match inner.config.fault(FaultPoint::CommitLogWrite) {
+            Some(err) => (Err(err), chunk),
+            None => {
+                let Chunk { at, bytes, end } = chunk;
+                let mut target = &file;
+                let compio::BufResult(result, bytes) = target.write_all_at(bytes, at - base).await;
+                (result, Chunk { at, bytes, end })
+            }
+        };
+        match result {
+            (Ok(()), chunk) => {
+                let end = chunk.end;
+                inner.written.advance(end);
+                inner.published.store(end, Ordering::Release);
+                inner.dispatch_queue.borrow_mut().push_back(chunk);
+                inner.dispatcher_wake.notify();
+                if inner.flushed.has_waiters() {
+                    inner.flusher_wake.notify();
+                }
+            }
+            (Err(err), _) => inner.enter_read_only(format!("commit-log write failed: {err}")),
+        }
+    }
+}
+
+/// The index rebuilder: applies written chunks to the consume queues and key
+/// index, then advances the dispatched watermark and tells the listener.
+async fn run_index_rebuilder(inner: Rc<Inner>) {
+    loop {
+        let next = inner.dispatch_queue.borrow_mut().pop_front();
+        let Some(chunk) = next else {
+            inner.dispatcher_wake.notified().await;
+            continue;
+        };
+        let arrivals = dispatch_chunk(&inner, &chunk);
+        inner.dispatched.advance(chunk.end);
+        let listener = inner.arrival_listener.borrow().clone();
+        if let Some(listener) = listener {
+            for (topic, queue_id, max) in &arrivals {
+                listener(topic, *queue_id, *max);
+            }
+        }
+    }
+}
+
+fn dispatch_chunk(inner: &Inner, chunk: &Chunk) -> Vec<(String, i32, i64)> {
+    let seg_bytes = inner.config.segment_bytes;
+    let base = chunk.at - chunk.at % seg_bytes;
+    let mut arrivals: Vec<(String, i32, i64)> = Vec::new();
+    let mut indexes = inner.indexes.borrow_mut();
+    let mut pos = 0usize;
+    while let Some(rest) = chunk.bytes.get(pos..) {
+        let local = chunk.at + pos as u64;
+        let len = match log_record::scan(rest, compose(inner.config.shard_id, local), false) {
+            Scan::Record { len } => len,
+            _ => break,
+        };
+        let record = rest.get(..len).unwrap_or_default();
+        match indexes.apply(record, local, base, inner.config.cq_units_per_file) {
+            Ok(Some((topic, queue_id, max))) => {
+                match arrivals
+                    .iter_mut()
+                    .find(|(t, q, _)| t == topic && *q == queue_id)
+                {
+                    Some(arrival) => arrival.2 = max,
+                    None => arrivals.push((topic.to_owned(), queue_id, max)),
+                }
+            }
+            Ok(None) => {}
+            Err(err) => tracing::warn!(%err, local, "written record not indexable"),
+        }
+        pos += len;
+    }
+    arrivals
+}
+
+/// fdatasyncs the written log: in sync mode as soon as a writer waits (group
+/// commit), in async mode every interval. A failed sync is never retried.
+async fn run_flusher(inner: Rc<Inner>) {
+    loop {
+        match inner.config.flush {
+            FlushMode::Sync { .. } => inner.flusher_wake.notified().await,
+            FlushMode::Async { interval_ms } => {
+                let tick = compio::time::sleep(Duration::from_millis(interval_ms));
+                futures::future::select(Box::pin(tick), inner.flusher_wake.notified()).await;
+            }
+        }
+        while inner.read_only.borrow().is_none() && inner.flushed.get() < inner.written.get() {
+            if !flush_once(&inner).await {
+                return;
+            }
+        }
+    }
+}
+
+async fn flush_once(inner: &Inner) -> bool {
+    let from = inner.flushed.get();
+    let target = inner.written.get();
+    let seg_bytes = inner.config.segment_bytes;
+    let first = from - from % seg_bytes;
+    let last = target.saturating_sub(1) - target.saturating_sub(1) % seg_bytes;
+    let files: Vec<File> = inner
+        .log
+        .borrow()
+        .segments
+        .range(first..=last)
+        .map(|(_, f)| f.clone())
+        .collect();
+    for file in files {
+        let result = match inner.config.fault(FaultPoint::CommitLogSync) {
+            Some(err) => Err(err),
+            None => file.sync_data().await,
+        };
+        if let Err(err) = result {
+            inner.enter_read_only(format!("fdatasync failed: {err}"));
+            return false;
+        }
+    }
+    inner.flushed.advance(target);
+    true
+}
+
+/// Creates the segment after the active one ahead of time.
+async fn run_segment_allocator(inner: Rc<Inner>) {
+    loop {
+        inner.allocator_wake.notified().await;
+        let seg_bytes = inner.config.segment_bytes;
+        let at = inner.log.borrow().reserve_at;
+        let active = at - at % seg_bytes;
+        for base in [active, active + seg_bytes] {
+            if inner.read_only.borrow().is_some() {
+                break;
+            }
+            if let Err(err) = inner.ensure_segment(base).await {
+                tracing::warn!(%err, base, "could not preallocate a commit-log segment");
+                break;
+            }
+        }
+    }
+}
+
+/// Persists consume queues, key index and checkpoint periodically.
+async fn run_index_flusher(inner: Rc<Inner>) {
+    let period = Duration::from_millis(inner.config.index_flush_interval_ms.max(1));
+    loop {
+        compio::time::sleep(period).await;
+        if let Err(err) = inner.persist_indexes().await {
+            tracing::warn!(%err, "index flush failed; will retry");
+        }
+    }
+}
+
+/// Re-reads disk usage periodically so refused writes resume on their own.
+async fn run_disk_watcher(inner: Rc<Inner>) {
+    loop {
+        compio::time::sleep(Duration::from_millis(DISK_CHECK_INTERVAL_MS)).await;
+        let was_full = inner.disk_full.get().is_some();
+        if inner.check_disk_space().is_none() && was_full {
+            inner.allocator_wake.notify();
+        }
+    }
+}
