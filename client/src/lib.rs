@@ -4,6 +4,7 @@
 
 pub mod allocate;
 pub mod consumer;
+pub mod instance;
 pub mod message;
 pub mod producer;
 pub mod queue;

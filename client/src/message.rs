@@ -313,7 +313,6 @@ impl Message {
     }
 
     /// Sets a system property (used by the client itself, e.g. UNIQ_KEY).
-    #[allow(dead_code)]
     pub(crate) fn set_system_property(&mut self, name: &str, value: impl Into<String>) {
         self.properties.insert(name.to_string(), value.into());
     }
