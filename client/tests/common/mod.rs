@@ -60,6 +60,8 @@ pub struct BrokerState {
     /// Live client connections, to push broker->client requests.
     pub clients: Vec<mpsc::Sender<RemotingCommand>>,
     pub next_physical: i64,
+    /// Responses clients sent to broker->client requests.
+    pub responses: Vec<RemotingCommand>,
 }
 
 pub type Broker = Arc<Mutex<BrokerState>>;
@@ -219,6 +221,9 @@ async fn connection(stream: TcpStream, peer: SocketAddr, handler: Handler) {
         }
         while let Ok(Some(cmd)) = decoder.decode(&mut buf) {
             if cmd.is_response() {
+                if let Handler::Broker(b) = &handler {
+                    b.lock().unwrap().responses.push(cmd);
+                }
                 continue;
             }
             let handler = handler.clone();
