@@ -1,0 +1,155 @@
+//! One client connection on its shard: a reader that splits the byte stream
+//! into commands and starts a task per request, and a writer that drains the
+//! connection's [`OutboundSender`] queue onto the socket.
+//!
+//! Input safety: a malformed frame (bad length, unknown serialize type,
+//! broken header) closes this connection only; frames are bounded by
+//! `frame_bytes_max`, requests in flight by [`IN_FLIGHT_PER_CONNECTION_MAX`],
+//! queued output by [`crate::outbound::OUTBOUND_FRAMES_MAX`]. Nothing read
+//! from the network can panic the shard.
+
+use std::cell::Cell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+
+use bytes::BytesMut;
+use compio::BufResult;
+use compio::io::{AsyncReadExt, AsyncWriteExt};
+use compio::net::TcpStream;
+use ringmq_net::code::response;
+use ringmq_net::command::RemotingCommand;
+use ringmq_net::frame::FrameDecoder;
+
+use crate::outbound::{Outbound, OutboundReceiver, OutboundSender};
+use crate::processor::{self, Reply};
+use crate::shard::Shard;
+use crate::state::lock;
+use crate::transfer::WireChunk;
+
+/// Requests one connection may have in progress (long polls included);
+/// more are answered SYSTEM_BUSY at once.
+pub const IN_FLIGHT_PER_CONNECTION_MAX: usize = 4096;
+/// Read buffer growth step.
+const READ_CHUNK_BYTES: usize = 64 * 1024;
+
+/// What request handlers know about the connection they serve.
+pub struct Connection {
+    pub id: u64,
+    pub peer: SocketAddr,
+    pub outbound: OutboundSender,
+    in_flight: Cell<usize>,
+}
+
+/// Serves a connection until it closes.
+pub async fn serve(shard: Rc<Shard>, stream: TcpStream, peer: SocketAddr) {
+    let (outbound, queue) = OutboundSender::channel();
+    let connection = Rc::new(Connection {
+        id: shard.state.next_connection_id(),
+        peer,
+        outbound,
+        in_flight: Cell::new(0),
+    });
+    tracing::debug!(shard = shard.id, %peer, connection = connection.id, "connection opened");
+    let writer = compio::runtime::spawn(write_loop(stream.clone(), queue));
+    read_loop(&shard, &connection, stream.clone()).await;
+    let _ = socket2::SockRef::from(&stream).shutdown(std::net::Shutdown::Both);
+    drop(writer);
+    let changes = lock(&shard.state.clients).connection_closed(connection.id);
+    shard.state.announce(changes);
+    tracing::debug!(shard = shard.id, %peer, connection = connection.id, "connection closed");
+}
+
+async fn read_loop(shard: &Rc<Shard>, connection: &Rc<Connection>, mut stream: TcpStream) {
+    let mut decoder = FrameDecoder::new(shard.state.config.frame_bytes_max);
+    let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
+    loop {
+        loop {
+            match decoder.decode(&mut buf) {
+                Ok(Some(command)) => dispatch(shard, connection, command),
+                Ok(None) => break,
+                Err(err) => {
+                    tracing::warn!(peer = %connection.peer, %err, "malformed frame; closing the connection");
+                    return;
+                }
+            }
+        }
+        if buf.capacity() - buf.len() < READ_CHUNK_BYTES / 4 {
+            buf.reserve(READ_CHUNK_BYTES);
+        }
+        let BufResult(result, returned) = stream.append(buf).await;
+        buf = returned;
+        match result {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Starts a task for one incoming command.
+fn dispatch(shard: &Rc<Shard>, connection: &Rc<Connection>, command: RemotingCommand) {
+    if command.is_response() {
+        // Answers to our one-way notices never come; anything else is ignored.
+        return;
+    }
+    if connection.in_flight.get() >= IN_FLIGHT_PER_CONNECTION_MAX {
+        if !command.is_oneway() {
+            let busy = RemotingCommand::response_to(
+                &command,
+                response::SYSTEM_BUSY,
+                Some(format!(
+                    "[OVERLOAD] more than {IN_FLIGHT_PER_CONNECTION_MAX} requests in flight on this connection; retry later"
+                )),
+            );
+            if let Some(frame) = Outbound::command(&busy) {
+                connection.outbound.try_post(frame);
+            }
+        }
+        return;
+    }
+    connection.in_flight.set(connection.in_flight.get() + 1);
+    shard.in_flight.set(shard.in_flight.get() + 1);
+    let shard = shard.clone();
+    let connection = connection.clone();
+    compio::runtime::spawn(async move {
+        let oneway = command.is_oneway();
+        let reply = processor::process(&shard, &connection, command).await;
+        if !oneway {
+            post_reply(&connection, reply).await;
+        }
+        connection
+            .in_flight
+            .set(connection.in_flight.get().saturating_sub(1));
+        shard.in_flight.set(shard.in_flight.get().saturating_sub(1));
+    })
+    .detach();
+}
+
+async fn post_reply(connection: &Connection, reply: Reply) {
+    let frame = match reply {
+        Reply::None => None,
+        Reply::Command(command) => Outbound::command(&command),
+        Reply::Transfer(command, chunks) => Outbound::transfer(&command, chunks),
+    };
+    if let Some(frame) = frame {
+        connection.outbound.post(frame).await;
+    }
+}
+
+async fn write_loop(mut stream: TcpStream, queue: OutboundReceiver) {
+    while let Ok(item) = queue.recv_async().await {
+        let result = match item {
+            Outbound::Frame(bytes) => stream.write_all(bytes).await.0,
+            Outbound::Transfer { prefix, body } => {
+                let mut chunks = Vec::with_capacity(body.len() + 1);
+                chunks.push(WireChunk::Bytes(prefix));
+                chunks.extend(body.into_iter().map(WireChunk::File));
+                stream.write_vectored_all(chunks).await.0
+            }
+            Outbound::Close => break,
+        };
+        if result.is_err() {
+            break;
+        }
+    }
+    let _ = socket2::SockRef::from(&stream).shutdown(std::net::Shutdown::Both);
+}

@@ -1,0 +1,167 @@
+//! Subscription groups (consumer group configurations): created by admins
+//! or automatically on first use, persisted in `config/subscriptionGroup.json`
+//! in Java's shape.
+//!
+//! Shared by all shards: one `Mutex<SubscriptionGroupTable>` in
+//! [`crate::state::BrokerState`], never locked across `.await`.
+//!
+//! ```text
+//! {"dataVersion":{"counter":1,"timestamp":...},
+//!  "subscriptionGroupTable":{"g":{"brokerId":0,"consumeBroadcastEnable":true,
+//!     "consumeEnable":true,"consumeFromMinEnable":true,"groupName":"g",
+//!     "notifyConsumerIdsChangedEnable":true,"retryMaxTimes":16,
+//!     "retryQueueNums":1,"whichBrokerWhenConsumeSlowly":1}}}
+//! ```
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use crate::topics::DataVersion;
+
+/// Upper bound on the number of subscription groups a broker keeps.
+pub const GROUPS_MAX: usize = 100_000;
+
+/// `SubscriptionGroupConfig.java`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SubscriptionGroupConfig {
+    pub group_name: String,
+    pub consume_enable: bool,
+    pub consume_from_min_enable: bool,
+    pub consume_broadcast_enable: bool,
+    pub retry_queue_nums: i32,
+    pub retry_max_times: i32,
+    pub broker_id: i64,
+    pub which_broker_when_consume_slowly: i64,
+    pub notify_consumer_ids_changed_enable: bool,
+}
+
+impl Default for SubscriptionGroupConfig {
+    fn default() -> Self {
+        SubscriptionGroupConfig {
+            group_name: String::new(),
+            consume_enable: true,
+            consume_from_min_enable: true,
+            consume_broadcast_enable: true,
+            retry_queue_nums: 1,
+            retry_max_times: 16,
+            broker_id: 0,
+            which_broker_when_consume_slowly: 1,
+            notify_consumer_ids_changed_enable: true,
+        }
+    }
+}
+
+impl SubscriptionGroupConfig {
+    pub fn named(group: &str) -> Self {
+        SubscriptionGroupConfig {
+            group_name: group.to_owned(),
+            ..SubscriptionGroupConfig::default()
+        }
+    }
+}
+
+/// The file form of the table.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionGroupWrapper {
+    #[serde(default)]
+    pub data_version: DataVersion,
+    #[serde(default)]
+    pub subscription_group_table: BTreeMap<String, SubscriptionGroupConfig>,
+}
+
+/// All subscription groups of this broker.
+#[derive(Debug, Default)]
+pub struct SubscriptionGroupTable {
+    groups: BTreeMap<String, SubscriptionGroupConfig>,
+    data_version: DataVersion,
+    dirty: bool,
+}
+
+impl SubscriptionGroupTable {
+    pub fn load(saved: Option<SubscriptionGroupWrapper>) -> Self {
+        let mut table = SubscriptionGroupTable::default();
+        if let Some(saved) = saved {
+            table.groups = saved.subscription_group_table;
+            table.data_version = saved.data_version;
+        }
+        table
+    }
+
+    pub fn get(&self, group: &str) -> Option<&SubscriptionGroupConfig> {
+        self.groups.get(group)
+    }
+
+    /// The group's config, created with defaults when `auto_create` allows.
+    pub fn find_or_create(
+        &mut self,
+        group: &str,
+        auto_create: bool,
+    ) -> Option<SubscriptionGroupConfig> {
+        if let Some(found) = self.groups.get(group) {
+            return Some(found.clone());
+        }
+        if !auto_create || self.groups.len() >= GROUPS_MAX {
+            return None;
+        }
+        let created = SubscriptionGroupConfig::named(group);
+        self.upsert(created.clone());
+        Some(created)
+    }
+
+    pub fn upsert(&mut self, config: SubscriptionGroupConfig) {
+        self.groups.insert(config.group_name.clone(), config);
+        self.data_version.bump();
+        self.dirty = true;
+    }
+
+    pub fn remove(&mut self, group: &str) -> bool {
+        let removed = self.groups.remove(group).is_some();
+        if removed {
+            self.data_version.bump();
+            self.dirty = true;
+        }
+        removed
+    }
+
+    pub fn to_wrapper(&self) -> SubscriptionGroupWrapper {
+        SubscriptionGroupWrapper {
+            data_version: self.data_version,
+            subscription_group_table: self.groups.clone(),
+        }
+    }
+
+    /// Whether it changed since the last call (the control thread persists then).
+    pub fn take_dirty(&mut self) -> bool {
+        std::mem::take(&mut self.dirty)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_group_is_created_with_java_defaults_only_when_allowed() {
+        let mut table = SubscriptionGroupTable::default();
+        assert!(table.find_or_create("g", false).is_none());
+        let created = table.find_or_create("g", true).unwrap();
+        assert_eq!((created.retry_queue_nums, created.retry_max_times), (1, 16));
+        assert!(table.take_dirty());
+        assert!(!table.take_dirty());
+    }
+
+    #[test]
+    fn file_form_uses_java_field_names() {
+        let mut table = SubscriptionGroupTable::default();
+        table.upsert(SubscriptionGroupConfig::named("g"));
+        let json = serde_json::to_string(&table.to_wrapper()).unwrap();
+        assert!(json.contains("\"subscriptionGroupTable\""), "{json}");
+        assert!(
+            json.contains("\"notifyConsumerIdsChangedEnable\":true"),
+            "{json}"
+        );
+    }
+}

@@ -1,0 +1,328 @@
+//! Shards: one thread per shard, each a compio event loop that owns a set of
+//! queues and the message store holding them, accepts its share of the
+//! connections, and serves requests forwarded by other shards.
+//!
+//! # Ownership rule
+//!
+//! Queue `(topic, queueId)` belongs to shard
+//! `(fnv1a64(topic) + queueId) mod shards`: a topic's queues are dealt out
+//! round-robin starting at a topic-dependent shard, so every shard gets an
+//! even share of every topic with at least as many queues as shards. Only
+//! the owner appends to a queue, reads its consume queue and parks long
+//! polls on it; the rule depends only on the shard count, so keep that
+//! count when restarting on the same data directory.
+//!
+//! # Forwarding
+//!
+//! A request for a queue owned by another shard is sent to the owner's inbox
+//! as a [`ShardMessage`] carrying a oneshot for the answer; the connection's
+//! shard awaits it and writes the reply. Pull answers carry segment byte
+//! ranges, which the connection's shard maps and sends (published data is
+//! immutable, so any shard may read it).
+
+use std::cell::{Cell, RefCell};
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::channel::oneshot;
+
+use crate::long_poll::PullHolds;
+use crate::state::BrokerState;
+use crate::store::{
+    KeyQuery, PullJob, PullOutcome, PutJob, PutOutcome, QueueAnswer, QueueQuery, RecordAt,
+    ShardStore,
+};
+use crate::transfer::SegmentMaps;
+
+/// Messages waiting in a shard's inbox before forwarders wait for room.
+pub const SHARD_INBOX_MAX: usize = 65_536;
+/// How long a stopping shard waits for in-flight requests to finish.
+pub const DRAIN_WAIT_MS_MAX: u64 = 5_000;
+/// Poll period of the drain wait.
+const DRAIN_POLL_MS: u64 = 10;
+
+/// The shard that owns `(topic, queue_id)` (see the module doc).
+pub fn owner_of(topic: &str, queue_id: i32, shards: usize) -> usize {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in topic.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    let shards = shards.max(1) as u64;
+    (hash.wrapping_add(u64::from(queue_id as u32)) % shards) as usize
+}
+
+/// A request forwarded to the shard that owns its queue.
+pub enum ShardMessage {
+    Put(PutJob, oneshot::Sender<PutOutcome>),
+    Pull(PullJob, oneshot::Sender<PullOutcome>),
+    Queue(QueueQuery, oneshot::Sender<QueueAnswer>),
+    ReadRecord(i64, oneshot::Sender<Option<RecordAt>>),
+    QueryKey(KeyQuery, oneshot::Sender<Vec<RecordAt>>),
+    /// Stop accepting, finish in-flight work, flush, exit.
+    Shutdown,
+}
+
+/// One shard: lives on its own thread, shared by that thread's tasks (`Rc`).
+pub struct Shard {
+    pub id: usize,
+    pub state: Arc<BrokerState>,
+    pub store: ShardStore,
+    pub holds: RefCell<PullHolds>,
+    pub maps: RefCell<SegmentMaps>,
+    /// Requests being processed on this shard (for the drain at shutdown).
+    pub in_flight: Cell<usize>,
+}
+
+impl Shard {
+    /// The owner shard of a queue.
+    pub fn owner(&self, topic: &str, queue_id: i32) -> usize {
+        owner_of(topic, queue_id, self.state.shard_count())
+    }
+
+    /// Sends `message` to shard `owner` and awaits its answer; `None` if
+    /// that shard is gone (shutting down).
+    pub async fn forward<T>(
+        &self,
+        owner: usize,
+        build: impl FnOnce(oneshot::Sender<T>) -> ShardMessage,
+    ) -> Option<T> {
+        let inbox = self.state.shards.get(owner)?;
+        let (tx, rx) = oneshot::channel();
+        inbox.send_async(build(tx)).await.ok()?;
+        rx.await.ok()
+    }
+
+    /// Appends to a queue, here or on its owner.
+    pub async fn put(self: &Rc<Self>, job: PutJob) -> PutOutcome {
+        let owner = self.owner(&job.topic, job.queue_id);
+        if owner == self.id {
+            return self.store.put(job).await;
+        }
+        self.forward(owner, |tx| ShardMessage::Put(job, tx))
+            .await
+            .unwrap_or_else(PutOutcome::unavailable)
+    }
+
+    /// Pulls from a queue, here or on its owner (long polling included).
+    pub async fn pull(self: &Rc<Self>, job: PullJob) -> PullOutcome {
+        let owner = self.owner(&job.topic, job.queue_id);
+        if owner == self.id {
+            return crate::long_poll::pull_or_hold(self, job).await;
+        }
+        self.forward(owner, |tx| ShardMessage::Pull(job, tx))
+            .await
+            .unwrap_or_else(PullOutcome::unavailable)
+    }
+
+    /// Offsets / timestamps of a queue, here or on its owner.
+    pub async fn queue(self: &Rc<Self>, query: QueueQuery) -> QueueAnswer {
+        let owner = self.owner(&query.topic, query.queue_id);
+        if owner == self.id {
+            return self.store.queue(&query).await;
+        }
+        self.forward(owner, |tx| ShardMessage::Queue(query, tx))
+            .await
+            .unwrap_or_default()
+    }
+
+    /// The record at a physical offset (its shard is in the offset's top bits).
+    pub async fn read_record(self: &Rc<Self>, physical_offset: i64) -> Option<RecordAt> {
+        let owner = usize::from(ringmq_storage::physical_offset::shard_of(physical_offset));
+        if owner == self.id {
+            return self.store.read_record(physical_offset).await;
+        }
+        if owner >= self.state.shard_count() {
+            return None;
+        }
+        self.forward(owner, |tx| ShardMessage::ReadRecord(physical_offset, tx))
+            .await
+            .flatten()
+    }
+
+    /// Records matching a key, asked of every shard (each has its own index).
+    pub async fn query_key(self: &Rc<Self>, query: KeyQuery) -> Vec<RecordAt> {
+        let mut found = Vec::new();
+        for owner in 0..self.state.shard_count() {
+            let part = if owner == self.id {
+                self.store.query_key(&query).await
+            } else {
+                let query = query.clone();
+                self.forward(owner, |tx| ShardMessage::QueryKey(query, tx))
+                    .await
+                    .unwrap_or_default()
+            };
+            found.extend(part);
+            if found.len() >= query.max_num {
+                found.truncate(query.max_num);
+                break;
+            }
+        }
+        found
+    }
+
+    /// Serves one forwarded message (runs as its own task).
+    async fn serve(self: Rc<Self>, message: ShardMessage) {
+        match message {
+            ShardMessage::Put(job, reply) => {
+                let _ = reply.send(self.store.put(job).await);
+            }
+            ShardMessage::Pull(job, reply) => {
+                let _ = reply.send(crate::long_poll::pull_or_hold(&self, job).await);
+            }
+            ShardMessage::Queue(query, reply) => {
+                let _ = reply.send(self.store.queue(&query).await);
+            }
+            ShardMessage::ReadRecord(offset, reply) => {
+                let _ = reply.send(self.store.read_record(offset).await);
+            }
+            ShardMessage::QueryKey(query, reply) => {
+                let _ = reply.send(self.store.query_key(&query).await);
+            }
+            ShardMessage::Shutdown => {}
+        }
+    }
+}
+
+/// What a shard thread needs to start.
+pub struct ShardStart {
+    pub id: usize,
+    pub state: Arc<BrokerState>,
+    pub listener: std::net::TcpListener,
+    pub inbox: flume::Receiver<ShardMessage>,
+    pub ready: std::sync::mpsc::Sender<Result<(), String>>,
+}
+
+/// Spawns the shard's thread; it reports on `ready` once it serves.
+pub fn spawn(start: ShardStart) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name(format!("ringmq-shard-{}", start.id))
+        .spawn(move || run_thread(start))
+}
+
+fn run_thread(start: ShardStart) {
+    let runtime = match compio::runtime::RuntimeBuilder::new().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            let _ = start.ready.send(Err(format!(
+                "shard {}: cannot start its event loop: {err}",
+                start.id
+            )));
+            start
+                .state
+                .shards_running
+                .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+            return;
+        }
+    };
+    let driver = format!("{:?}", runtime.driver_type());
+    if !runtime.driver_type().is_iouring() {
+        tracing::warn!(
+            shard = start.id,
+            driver,
+            "io_uring is not available here; using the polling driver"
+        );
+    }
+    let state = start.state.clone();
+    runtime.block_on(run(start));
+    state
+        .shards_running
+        .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+}
+
+async fn run(start: ShardStart) {
+    let ShardStart {
+        id,
+        state,
+        listener,
+        inbox,
+        ready,
+    } = start;
+    let store = match ShardStore::open(&state.config, id).await {
+        Ok(store) => store,
+        Err(err) => {
+            let _ = ready.send(Err(format!("shard {id}: cannot open its store: {err}")));
+            return;
+        }
+    };
+    let listener = match compio::net::TcpListener::from_std(listener) {
+        Ok(listener) => listener,
+        Err(err) => {
+            let _ = ready.send(Err(format!("shard {id}: cannot use its listener: {err}")));
+            return;
+        }
+    };
+    let shard = Rc::new(Shard {
+        id,
+        state,
+        store,
+        holds: RefCell::new(PullHolds::default()),
+        maps: RefCell::new(SegmentMaps::default()),
+        in_flight: Cell::new(0),
+    });
+    crate::long_poll::install_wakeup(&shard);
+    let accept = compio::runtime::spawn(accept_loop(shard.clone(), listener));
+    let _ = ready.send(Ok(()));
+    while let Ok(message) = inbox.recv_async().await {
+        if matches!(message, ShardMessage::Shutdown) {
+            break;
+        }
+        compio::runtime::spawn(shard.clone().serve(message)).detach();
+    }
+    drop(accept);
+    stop(&shard).await;
+}
+
+/// Finishes in-flight work (bounded), answers parked pulls, flushes the store.
+async fn stop(shard: &Rc<Shard>) {
+    crate::long_poll::release_all(shard);
+    let mut waited_ms = 0;
+    while shard.in_flight.get() > 0 && waited_ms < DRAIN_WAIT_MS_MAX {
+        compio::time::sleep(Duration::from_millis(DRAIN_POLL_MS)).await;
+        waited_ms += DRAIN_POLL_MS;
+    }
+    if shard.in_flight.get() > 0 {
+        tracing::warn!(
+            shard = shard.id,
+            in_flight = shard.in_flight.get(),
+            "stopping with requests unfinished"
+        );
+    }
+    shard.store.shutdown().await;
+    tracing::info!(shard = shard.id, "shard stopped");
+}
+
+async fn accept_loop(shard: Rc<Shard>, listener: compio::net::TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => accept(&shard, stream, peer),
+            Err(err) => {
+                tracing::warn!(shard = shard.id, %err, "accept failed");
+                compio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+fn accept(shard: &Rc<Shard>, stream: compio::net::TcpStream, peer: SocketAddr) {
+    if shard.state.is_shutting_down() {
+        return;
+    }
+    let _ = stream.set_nodelay(true);
+    compio::runtime::spawn(crate::connection::serve(shard.clone(), stream, peer)).detach();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consecutive_queues_of_a_topic_alternate_between_two_shards() {
+        let first = owner_of("T", 0, 2);
+        assert_ne!(first, owner_of("T", 1, 2));
+        assert_eq!(first, owner_of("T", 2, 2));
+        assert_eq!(owner_of("T", 5, 1), 0);
+    }
+}

@@ -1,0 +1,143 @@
+//! What every shard shares ("shared-something"): the configuration, the
+//! metadata tables (topics, subscription groups, consumer offsets, client
+//! registry), the senders of every shard's inbox, and counters.
+//!
+//! Lives in one `Arc` seen by all shard threads and the control thread.
+//! Each table has one `std::sync::Mutex`; locks are held for a few map
+//! operations and never across `.await`. Message data is never here: it
+//! belongs to the shard that owns its queue.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use crate::clients::{ClientRegistry, GroupChange};
+use crate::config::BrokerConfig;
+use crate::groups::SubscriptionGroupTable;
+use crate::offsets::ConsumerOffsetTable;
+use crate::outbound::Outbound;
+use crate::shard::ShardMessage;
+use crate::topics::TopicTable;
+
+/// Events for the control thread.
+pub enum ControlEvent {
+    /// Topics changed: persist `topics.json` and re-register now.
+    TopicsChanged,
+    /// Subscription groups changed: persist `subscriptionGroup.json`.
+    GroupsChanged,
+    /// Stop: persist everything, unregister, exit.
+    Shutdown,
+}
+
+/// Shared broker state.
+pub struct BrokerState {
+    pub config: BrokerConfig,
+    /// Address written as STOREHOST and used in message ids and registration.
+    pub store_host: SocketAddr,
+    pub topics: Mutex<TopicTable>,
+    pub groups: Mutex<SubscriptionGroupTable>,
+    pub offsets: Mutex<ConsumerOffsetTable>,
+    pub clients: Mutex<ClientRegistry>,
+    /// Inbox of each shard, indexed by shard id.
+    pub shards: Vec<flume::Sender<ShardMessage>>,
+    pub control: flume::Sender<ControlEvent>,
+    pub started_ms: i64,
+    next_connection_id: AtomicU64,
+    pub shutting_down: AtomicBool,
+    /// Shard threads not yet finished (the control thread persists offsets
+    /// only after they drained).
+    pub shards_running: AtomicUsize,
+    pub counters: Counters,
+}
+
+/// Monotonic counters for GET_BROKER_RUNTIME_INFO.
+#[derive(Default)]
+pub struct Counters {
+    pub messages_put: AtomicU64,
+    pub messages_got: AtomicU64,
+    pub connections_open: AtomicU64,
+}
+
+/// Locks a table, recovering it if a panicking thread poisoned the lock
+/// (the tables stay consistent: every update is a few map operations).
+pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl BrokerState {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        config: BrokerConfig,
+        store_host: SocketAddr,
+        topics: TopicTable,
+        groups: SubscriptionGroupTable,
+        offsets: ConsumerOffsetTable,
+        shards: Vec<flume::Sender<ShardMessage>>,
+        control: flume::Sender<ControlEvent>,
+    ) -> BrokerState {
+        let shard_count = shards.len();
+        BrokerState {
+            config,
+            store_host,
+            topics: Mutex::new(topics),
+            groups: Mutex::new(groups),
+            offsets: Mutex::new(offsets),
+            clients: Mutex::new(ClientRegistry::default()),
+            shards,
+            control,
+            started_ms: crate::clock::now_ms(),
+            next_connection_id: AtomicU64::new(1),
+            shutting_down: AtomicBool::new(false),
+            shards_running: AtomicUsize::new(shard_count),
+            counters: Counters::default(),
+        }
+    }
+
+    pub fn next_connection_id(&self) -> u64 {
+        self.next_connection_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
+    }
+
+    /// Tells the control thread about a change (never blocks).
+    pub fn signal(&self, event: ControlEvent) {
+        let _ = self.control.try_send(event);
+    }
+
+    /// Posts NOTIFY_CONSUMER_IDS_CHANGED (one-way) to each member of each
+    /// changed group. A full outbound queue drops the notice: the client
+    /// rebalances every 20 s anyway.
+    pub fn announce(&self, changes: Vec<GroupChange>) {
+        if !self.config.notify_consumer_ids_changed_enable {
+            return;
+        }
+        for change in changes {
+            let enabled = lock(&self.groups)
+                .get(&change.group)
+                .is_none_or(|g| g.notify_consumer_ids_changed_enable);
+            if !enabled {
+                continue;
+            }
+            let mut notice = ringmq_net::command::RemotingCommand::request(
+                ringmq_net::code::request::NOTIFY_CONSUMER_IDS_CHANGED,
+            )
+            .with_header(&ringmq_net::header::NotifyConsumerIdsChangedRequestHeader {
+                consumer_group: change.group.clone(),
+            });
+            notice.set_oneway();
+            for member in &change.members {
+                if let Some(frame) = Outbound::command(&notice) {
+                    member.try_post(frame);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,404 @@
+//! The topic table: every topic this broker serves, with its queue counts and
+//! permission bits, the system topics created at start-up, auto-creation
+//! through the `TBW102` template, and `config/topics.json` in Java's shape.
+//!
+//! Shared by all shards ("shared-something"): one `Mutex<TopicTable>` in
+//! [`crate::state::BrokerState`], locked briefly and never across `.await`.
+//!
+//! ```text
+//! config/topics.json
+//! {"dataVersion":{"counter":3,"timestamp":1700000000000},
+//!  "topicConfigTable":{"T":{"order":false,"perm":6,"readQueueNums":8,
+//!     "topicFilterType":"SINGLE_TAG","topicName":"T","topicSysFlag":0,
+//!     "writeQueueNums":8}, ...}}
+//! ```
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use crate::config::BrokerConfig;
+
+/// Permission bit: messages may be read (pulled).
+pub const PERM_READ: i32 = 0x4;
+/// Permission bit: messages may be written (sent).
+pub const PERM_WRITE: i32 = 0x2;
+/// Permission bit: the topic is a template for auto-creation.
+pub const PERM_INHERIT: i32 = 0x1;
+/// Read + write, the permission of an ordinary topic.
+pub const PERM_READ_WRITE: i32 = PERM_READ | PERM_WRITE;
+
+/// The auto-create template topic.
+pub const AUTO_CREATE_TOPIC: &str = "TBW102";
+/// Queue count of an explicitly created topic when none is given.
+pub const CREATED_TOPIC_QUEUE_NUMS: i32 = 8;
+/// Upper bound on a topic's queue count (RocketMQ has none; we keep tables bounded).
+pub const TOPIC_QUEUE_NUMS_MAX: i32 = 1024;
+/// Longest topic name (the record's topic length is a signed byte).
+pub const TOPIC_NAME_BYTES_MAX: usize = 127;
+/// Upper bound on the number of topics a broker keeps.
+pub const TOPICS_MAX: usize = 100_000;
+/// Prefix of a consumer group's retry topic.
+pub const RETRY_GROUP_TOPIC_PREFIX: &str = "%RETRY%";
+/// Prefix of a consumer group's dead-letter topic.
+pub const DLQ_GROUP_TOPIC_PREFIX: &str = "%DLQ%";
+
+/// Topics producers may not send to directly.
+pub const SEND_FORBIDDEN_TOPICS: &[&str] = &[
+    "SCHEDULE_TOPIC_XXXX",
+    "RMQ_SYS_TRANS_HALF_TOPIC",
+    "RMQ_SYS_TRANS_OP_HALF_TOPIC",
+    "TRANS_CHECK_MAX_TIME_TOPIC",
+    "SELF_TEST_TOPIC",
+    "OFFSET_MOVED_EVENT",
+];
+
+/// Topics that UPDATE_AND_CREATE_TOPIC must not touch.
+const SYSTEM_TOPICS: &[&str] = &[
+    AUTO_CREATE_TOPIC,
+    "SCHEDULE_TOPIC_XXXX",
+    "BenchmarkTest",
+    "RMQ_SYS_TRANS_HALF_TOPIC",
+    "RMQ_SYS_TRANS_OP_HALF_TOPIC",
+    "RMQ_SYS_TRACE_TOPIC",
+    "SELF_TEST_TOPIC",
+    "OFFSET_MOVED_EVENT",
+    "TRANS_CHECK_MAX_TIME_TOPIC",
+];
+
+/// One topic's configuration (`TopicConfig.java`), in Java's JSON shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TopicConfig {
+    pub topic_name: String,
+    pub read_queue_nums: i32,
+    pub write_queue_nums: i32,
+    pub perm: i32,
+    #[serde(default = "single_tag")]
+    pub topic_filter_type: String,
+    #[serde(default, alias = "topicSynFlag")]
+    pub topic_sys_flag: i32,
+    #[serde(default)]
+    pub order: bool,
+}
+
+fn single_tag() -> String {
+    "SINGLE_TAG".to_owned()
+}
+
+impl TopicConfig {
+    /// A topic with `queues` read and write queues and `perm`.
+    pub fn new(name: &str, queues: i32, perm: i32) -> Self {
+        TopicConfig {
+            topic_name: name.to_owned(),
+            read_queue_nums: queues,
+            write_queue_nums: queues,
+            perm,
+            topic_filter_type: single_tag(),
+            topic_sys_flag: 0,
+            order: false,
+        }
+    }
+
+    pub fn is_readable(&self) -> bool {
+        self.perm & PERM_READ != 0
+    }
+
+    pub fn is_writable(&self) -> bool {
+        self.perm & PERM_WRITE != 0
+    }
+
+    /// Queue ids `0..max(read, write)`.
+    pub fn queue_count(&self) -> i32 {
+        self.read_queue_nums.max(self.write_queue_nums)
+    }
+}
+
+/// `DataVersion.java`: bumped on every change so nameservers see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct DataVersion {
+    pub timestamp: i64,
+    pub counter: i64,
+}
+
+impl DataVersion {
+    pub fn bump(&mut self) {
+        self.counter = self.counter.saturating_add(1);
+        self.timestamp = crate::clock::now_ms();
+    }
+}
+
+/// The file form of the table (`TopicConfigSerializeWrapper`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TopicConfigWrapper {
+    #[serde(default)]
+    pub data_version: DataVersion,
+    #[serde(default)]
+    pub topic_config_table: BTreeMap<String, TopicConfig>,
+}
+
+/// Why a topic could not be found or created; carries the response code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicRefusal {
+    pub code: i32,
+    pub remark: String,
+}
+
+/// All topics of this broker.
+#[derive(Debug, Default)]
+pub struct TopicTable {
+    topics: BTreeMap<String, TopicConfig>,
+    data_version: DataVersion,
+}
+
+impl TopicTable {
+    /// The persisted table (if any) plus the system topics.
+    pub fn load(saved: Option<TopicConfigWrapper>, config: &BrokerConfig) -> Self {
+        let mut table = TopicTable::default();
+        if let Some(saved) = saved {
+            table.topics = saved.topic_config_table;
+            table.data_version = saved.data_version;
+        }
+        for topic in system_topics(config) {
+            table
+                .topics
+                .entry(topic.topic_name.clone())
+                .or_insert(topic);
+        }
+        table.data_version.bump();
+        table
+    }
+
+    pub fn get(&self, name: &str) -> Option<&TopicConfig> {
+        self.topics.get(name)
+    }
+
+    pub fn data_version(&self) -> DataVersion {
+        self.data_version
+    }
+
+    /// A snapshot in file / registration form.
+    pub fn to_wrapper(&self) -> TopicConfigWrapper {
+        TopicConfigWrapper {
+            data_version: self.data_version,
+            topic_config_table: self.topics.clone(),
+        }
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.topics.keys().cloned().collect()
+    }
+
+    /// Creates or replaces a topic; `true` when something changed.
+    pub fn upsert(&mut self, topic: TopicConfig) -> Result<bool, TopicRefusal> {
+        if self.topics.get(&topic.topic_name) == Some(&topic) {
+            return Ok(false);
+        }
+        if self.topics.len() >= TOPICS_MAX && !self.topics.contains_key(&topic.topic_name) {
+            return Err(TopicRefusal {
+                code: ringmq_net::code::response::SYSTEM_ERROR,
+                remark: format!("the broker already has {TOPICS_MAX} topics; delete some first"),
+            });
+        }
+        self.topics.insert(topic.topic_name.clone(), topic);
+        self.data_version.bump();
+        Ok(true)
+    }
+
+    pub fn remove(&mut self, name: &str) -> bool {
+        let removed = self.topics.remove(name).is_some();
+        if removed {
+            self.data_version.bump();
+        }
+        removed
+    }
+
+    /// The topic to send to, auto-creating it as RocketMQ does (spec §2.3
+    /// step 3). `Ok((config, created))`.
+    pub fn topic_for_send(
+        &mut self,
+        topic: &str,
+        default_topic: &str,
+        default_queue_nums: i32,
+        auto_create: bool,
+    ) -> Result<(TopicConfig, bool), TopicRefusal> {
+        if let Some(existing) = self.topics.get(topic) {
+            return Ok((existing.clone(), false));
+        }
+        if topic.starts_with(RETRY_GROUP_TOPIC_PREFIX) || topic.starts_with(DLQ_GROUP_TOPIC_PREFIX)
+        {
+            let created = TopicConfig::new(topic, 1, PERM_READ_WRITE);
+            self.upsert(created.clone())?;
+            return Ok((created, true));
+        }
+        let template = self
+            .topics
+            .get(default_topic)
+            .filter(|t| t.perm & PERM_INHERIT != 0);
+        match template {
+            Some(template) if auto_create => {
+                let queues = default_queue_nums
+                    .clamp(1, TOPIC_QUEUE_NUMS_MAX)
+                    .min(template.write_queue_nums.max(1));
+                let perm = template.perm & !PERM_INHERIT;
+                let created = TopicConfig::new(topic, queues, perm);
+                self.upsert(created.clone())?;
+                Ok((created, true))
+            }
+            _ => Err(TopicRefusal {
+                code: ringmq_net::code::response::TOPIC_NOT_EXIST,
+                remark: format!(
+                    "topic[{topic}] not exist, apply first please! (auto-creation through {default_topic:?} is {})",
+                    if auto_create {
+                        "not possible: the template is missing or not inheritable"
+                    } else {
+                        "disabled"
+                    }
+                ),
+            }),
+        }
+    }
+
+    /// Creates `%RETRY%<group>` (1 queue, read-write) if missing.
+    pub fn ensure_retry_topic(&mut self, group: &str) -> Result<bool, TopicRefusal> {
+        let name = format!("{RETRY_GROUP_TOPIC_PREFIX}{group}");
+        if self.topics.contains_key(&name) {
+            return Ok(false);
+        }
+        self.upsert(TopicConfig::new(&name, 1, PERM_READ_WRITE))
+    }
+}
+
+/// Whether UPDATE_AND_CREATE_TOPIC / DELETE must refuse `name`.
+pub fn is_system_topic(name: &str, config: &BrokerConfig) -> bool {
+    SYSTEM_TOPICS.contains(&name)
+        || name == config.cluster_name
+        || name == config.broker_name
+        || name.starts_with("RMQ_SYS_")
+}
+
+/// Checks a topic name as `TopicValidator` does: non-empty, at most 127
+/// bytes, only `[%|a-zA-Z0-9_-]`. The error is the remark to send.
+pub fn validate_topic_name(name: &str) -> Result<(), String> {
+    if name.trim().is_empty() {
+        return Err("the specified topic is blank".to_owned());
+    }
+    if name.len() > TOPIC_NAME_BYTES_MAX {
+        return Err(format!(
+            "the specified topic is longer than topic max length {TOPIC_NAME_BYTES_MAX}"
+        ));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '%' | '|' | '_' | '-')))
+    {
+        return Err(format!(
+            "the specified topic[{name}] contains illegal character {bad:?}; allowed: [%|a-zA-Z0-9_-]"
+        ));
+    }
+    Ok(())
+}
+
+/// The topics a broker creates at start-up (spec §6.1).
+fn system_topics(config: &BrokerConfig) -> Vec<TopicConfig> {
+    let mut topics = vec![
+        TopicConfig::new("SELF_TEST_TOPIC", 1, PERM_READ_WRITE),
+        TopicConfig::new(&config.cluster_name, 16, PERM_INHERIT | PERM_READ_WRITE),
+        TopicConfig::new(&config.broker_name, 1, PERM_INHERIT | PERM_READ_WRITE),
+        TopicConfig::new("OFFSET_MOVED_EVENT", 1, PERM_READ_WRITE),
+        TopicConfig::new("SCHEDULE_TOPIC_XXXX", 18, PERM_READ_WRITE),
+        TopicConfig::new("RMQ_SYS_TRANS_HALF_TOPIC", 1, PERM_READ_WRITE),
+        TopicConfig::new("RMQ_SYS_TRANS_OP_HALF_TOPIC", 1, PERM_READ_WRITE),
+        TopicConfig::new("TRANS_CHECK_MAX_TIME_TOPIC", 1, PERM_READ_WRITE),
+        TopicConfig::new(
+            &format!("{}_REPLY_TOPIC", config.cluster_name),
+            1,
+            PERM_READ_WRITE,
+        ),
+    ];
+    if config.auto_create_topic_enable {
+        let queues =
+            i32::try_from(config.default_topic_queue_nums).unwrap_or(CREATED_TOPIC_QUEUE_NUMS);
+        topics.push(TopicConfig::new(
+            AUTO_CREATE_TOPIC,
+            queues,
+            PERM_INHERIT | PERM_READ_WRITE,
+        ));
+    }
+    topics
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use ringmq_net::code::response;
+
+    fn table() -> TopicTable {
+        TopicTable::load(None, &BrokerConfig::default())
+    }
+
+    #[test]
+    fn system_topics_exist_at_start_with_tbw102_inheritable() {
+        let table = table();
+        let tbw = table.get(AUTO_CREATE_TOPIC).unwrap();
+        assert_eq!(tbw.perm, 7);
+        assert_eq!(tbw.read_queue_nums, 8);
+        assert!(table.get("SELF_TEST_TOPIC").is_some());
+    }
+
+    #[test]
+    fn send_to_unknown_topic_auto_creates_with_requested_queue_count() {
+        let mut table = table();
+        let (topic, created) = table
+            .topic_for_send("T1", AUTO_CREATE_TOPIC, 4, true)
+            .unwrap();
+        assert!(created);
+        assert_eq!(
+            (topic.read_queue_nums, topic.write_queue_nums, topic.perm),
+            (4, 4, 6)
+        );
+        let (_, created) = table
+            .topic_for_send("T1", AUTO_CREATE_TOPIC, 4, true)
+            .unwrap();
+        assert!(!created);
+    }
+
+    #[test]
+    fn send_to_unknown_topic_without_auto_create_is_topic_not_exist() {
+        let mut table = table();
+        let refusal = table
+            .topic_for_send("T1", AUTO_CREATE_TOPIC, 4, false)
+            .unwrap_err();
+        assert_eq!(refusal.code, response::TOPIC_NOT_EXIST);
+    }
+
+    #[test]
+    fn retry_topics_get_one_queue() {
+        let mut table = table();
+        let (topic, _) = table
+            .topic_for_send("%RETRY%g", AUTO_CREATE_TOPIC, 4, true)
+            .unwrap();
+        assert_eq!(topic.write_queue_nums, 1);
+    }
+
+    #[test]
+    fn topic_names_are_validated() {
+        assert!(validate_topic_name("Good_topic-1%|").is_ok());
+        assert!(validate_topic_name("bad topic").is_err());
+        assert!(validate_topic_name("").is_err());
+        assert!(validate_topic_name(&"x".repeat(128)).is_err());
+    }
+
+    #[test]
+    fn table_round_trips_through_its_file_form() {
+        let mut table = table();
+        table
+            .upsert(TopicConfig::new("T2", 3, PERM_READ_WRITE))
+            .unwrap();
+        let json = serde_json::to_string(&table.to_wrapper()).unwrap();
+        let back: TopicConfigWrapper = serde_json::from_str(&json).unwrap();
+        let reloaded = TopicTable::load(Some(back), &BrokerConfig::default());
+        assert_eq!(reloaded.get("T2"), table.get("T2"));
+    }
+}
