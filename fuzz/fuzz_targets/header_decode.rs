@@ -83,4 +83,3 @@ fn header<H: CommandHeader + HeaderFields + PartialEq + Debug>(data: &[u8]) {
         assert_eq!(H::read_ext_fields(&written).as_ref(), Ok(&header));
     }
 }
-

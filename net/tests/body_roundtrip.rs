@@ -397,3 +397,26 @@ fn unknown_fields_are_ignored_and_missing_ones_default() {
     assert_eq!(consumer.message_model, MessageModel::Clustering);
     assert!(consumer.subscription_data_set.is_empty());
 }
+
+#[test]
+fn connection_and_check_client_bodies_decode_java_json() {
+    let java = br#"{"connectionSet":[{"clientAddr":"10.0.0.9:53211","clientId":"10.0.0.9@1234","language":"JAVA","version":409}],"consumeFromWhere":"CONSUME_FROM_LAST_OFFSET","consumeType":"CONSUME_PASSIVELY","messageModel":"CLUSTERING","subscriptionTable":{"T":{"classFilterMode":false,"codeSet":[],"expressionType":"TAG","subString":"*","subVersion":1,"tagsSet":[],"topic":"T"}}}"#;
+    let connection: ConsumerConnection = decode_json(java).unwrap();
+    assert_eq!(connection.connection_set[0].version, 409);
+    assert_eq!(connection.message_model, Some(MessageModel::Clustering));
+    assert!(connection.subscription_table["T"].is_all());
+    round_trip(&connection);
+
+    let check = CheckClientRequestBody {
+        client_id: "c".into(),
+        group: "g".into(),
+        subscription_data: SubscriptionData {
+            expression_type: EXPRESSION_TYPE_SQL92.into(),
+            sub_string: "a > 1".into(),
+            topic: "T".into(),
+            ..SubscriptionData::default()
+        },
+    };
+    round_trip(&check);
+    round_trip(&ProducerConnection::default());
+}

@@ -1,7 +1,8 @@
 //! Bodies of nameserver queries and broker admin calls: [`ClusterInfo`]
 //! (106), [`TopicList`] (206, 224, 304), [`KvTable`] (219, register reply,
 //! runtime info), [`SubscriptionGroupConfig`] (200, 201),
-//! [`ConsumeStats`] (208), [`TopicStatsTable`] (202), [`GroupList`] (300)
+//! [`ConsumeStats`] (208), [`TopicStatsTable`] (202), [`GroupList`] (300),
+//! [`ConsumerConnection`] (203), [`ProducerConnection`] (204)
 //! (spec §2.10, §2.11).
 //!
 //! The stats bodies are keyed by [`MessageQueue`] objects, which fastjson
@@ -12,7 +13,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::fastjson::object_keys;
-use super::{BrokerData, MessageQueue};
+use super::{
+    BrokerData, ConsumeFromWhere, ConsumeType, MessageModel, MessageQueue, SubscriptionData,
+};
 
 /// `ClusterInfo` (GET_BROKER_CLUSTER_INFO reply).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -153,4 +156,42 @@ pub struct TopicStatsTable {
     /// `offsetTable`: queue -> bounds (object keys).
     #[serde(with = "object_keys")]
     pub offset_table: BTreeMap<MessageQueue, TopicOffset>,
+}
+
+/// `Connection`: one client channel as the broker sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Connection {
+    /// `clientAddr`: the peer's `ip:port`.
+    pub client_addr: String,
+    /// `clientId`.
+    pub client_id: String,
+    /// `language`: `LanguageCode` name, e.g. `JAVA`.
+    pub language: String,
+    /// `version`: the client's `MQVersion` ordinal.
+    pub version: i32,
+}
+
+/// `ConsumerConnection` (GET_CONSUMER_CONNECTION_LIST reply).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ConsumerConnection {
+    /// `connectionSet`.
+    pub connection_set: Vec<Connection>,
+    /// `consumeFromWhere`.
+    pub consume_from_where: Option<ConsumeFromWhere>,
+    /// `consumeType`.
+    pub consume_type: Option<ConsumeType>,
+    /// `messageModel`.
+    pub message_model: Option<MessageModel>,
+    /// `subscriptionTable`: topic -> subscription.
+    pub subscription_table: BTreeMap<String, SubscriptionData>,
+}
+
+/// `ProducerConnection` (GET_PRODUCER_CONNECTION_LIST reply).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ProducerConnection {
+    /// `connectionSet`.
+    pub connection_set: Vec<Connection>,
 }

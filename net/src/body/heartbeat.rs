@@ -165,3 +165,16 @@ pub enum ConsumeFromWhere {
     /// The first message stored at or after the consumer's timestamp.
     ConsumeFromTimestamp,
 }
+
+/// `CheckClientRequestBody` (CHECK_CLIENT_CONFIG, 46): sent before a
+/// heartbeat for non-TAG (SQL92) subscriptions.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CheckClientRequestBody {
+    /// `clientId`.
+    pub client_id: String,
+    /// `group`.
+    pub group: String,
+    /// `subscriptionData`.
+    pub subscription_data: SubscriptionData,
+}
