@@ -67,6 +67,8 @@ pub enum RecordError {
     WrongPosition { stored: i64, actual: i64 },
     #[error("record field lengths disagree with its total size")]
     Inconsistent,
+    #[error("record topic, properties or store timestamp hold impossible bytes (torn write)")]
+    ImpossibleField,
 }
 
 /// Result of looking at the bytes at a position of a segment.
@@ -174,6 +176,18 @@ fn layout(buf: &[u8]) -> Result<Layout, RecordError> {
     })
 }
 
+/// Whether a topic name is acceptable: 1..=127 bytes of `[A-Za-z0-9%|_.-]`,
+/// not `.` or `..` (it becomes a directory name).
+pub fn valid_topic_bytes(topic: &[u8]) -> bool {
+    !topic.is_empty()
+        && topic.len() <= 127
+        && topic != b"."
+        && topic != b".."
+        && topic
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"%|-_.".contains(b))
+}
+
 /// Body CRC as RocketMQ stores it: IEEE CRC32 masked to 31 bits.
 pub fn body_crc(body: &[u8]) -> u32 {
     crc32fast::hash(body) & 0x7FFF_FFFF
@@ -224,6 +238,18 @@ fn verify(record: &[u8], position: i64, verify_crc: bool) -> Result<(), RecordEr
             stored: stored_position,
             actual: position,
         });
+    }
+    // A torn write leaves zeros; the body CRC does not cover these fields,
+    // so reject the zeros they can never legitimately hold.
+    let topic = record
+        .get(layout.topic_at..layout.topic_at + layout.topic_len)
+        .unwrap_or_default();
+    let properties = record
+        .get(layout.properties_at..layout.properties_at + layout.properties_len)
+        .unwrap_or_default();
+    let stamped = read_i64(record, layout.store_timestamp_at)? > 0;
+    if !stamped || !valid_topic_bytes(topic) || properties.contains(&0) {
+        return Err(RecordError::ImpossibleField);
     }
     if verify_crc {
         let stored = read_i32(record, 8)? as u32;

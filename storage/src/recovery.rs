@@ -166,12 +166,12 @@ fn lock_store(config: &StoreConfig) -> Result<File, OpenError> {
     Ok(lock)
 }
 
-/// Every segment must have the configured size, except a last one whose
-/// creation was interrupted: that one is completed.
+/// Every segment must have the configured size. A shorter one (an
+/// interrupted creation, or a filesystem that lost its tail) is extended with
+/// zeros: the missing bytes then read as the end of the log.
 fn check_segment_sizes(config: &StoreConfig, bases: &[u64]) -> Result<(), OpenError> {
     let dir = config.commitlog_dir();
-    let count = bases.len();
-    for (i, base) in bases.iter().enumerate() {
+    for base in bases {
         let path = segment::path(&dir, *base);
         let actual = std::fs::metadata(&path)
             .map_err(io_context(format!("stat {}", path.display())))?
@@ -179,16 +179,16 @@ fn check_segment_sizes(config: &StoreConfig, bases: &[u64]) -> Result<(), OpenEr
         if actual == config.segment_bytes {
             continue;
         }
-        if i + 1 == count && actual < config.segment_bytes {
-            segment::create_preallocated(&dir, *base, config.segment_bytes)
-                .map_err(io_context(format!("completing {}", path.display())))?;
-            continue;
+        if actual > config.segment_bytes {
+            return Err(OpenError::SegmentSize {
+                path,
+                actual,
+                expected: config.segment_bytes,
+            });
         }
-        return Err(OpenError::SegmentSize {
-            path,
-            actual,
-            expected: config.segment_bytes,
-        });
+        tracing::warn!(path = %path.display(), actual, "short commit-log segment extended with zeros");
+        segment::create_preallocated(&dir, *base, config.segment_bytes)
+            .map_err(io_context(format!("completing {}", path.display())))?;
     }
     if bases
         .windows(2)
@@ -274,7 +274,16 @@ fn walk_log(
             ) {
                 Scan::Record { len } => {
                     let record = bytes.get(..len).unwrap_or_default();
-                    last_ts = last_ts.max(log_record::store_timestamp(record).unwrap_or(0));
+                    let store_ts = log_record::store_timestamp(record).unwrap_or(0);
+                    if store_ts < last_ts {
+                        // Store timestamps never go backwards: a torn header.
+                        tracing::warn!(
+                            pos,
+                            "commit log cut at a record with a backwards store timestamp"
+                        );
+                        return Ok((pos, last_ts));
+                    }
+                    last_ts = store_ts;
                     if let Some(Err(err)) = indexes
                         .as_deref_mut()
                         .map(|ix| ix.apply(record, pos, base, config.cq_units_per_file))

@@ -54,8 +54,6 @@ pub const WRITE_BATCH_BYTES_MAX: usize = 1 << 20;
 pub const BATCH_RECORDS_MAX: usize = 4096;
 /// How many times `put` waits for a segment to appear before giving up.
 const SEGMENT_WAITS_MAX: usize = 4;
-/// Longest topic name (a signed byte in 4.x records).
-pub const TOPIC_BYTES_MAX: usize = 127;
 
 /// Where an appended record went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,16 +132,6 @@ fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-fn valid_topic(topic: &str) -> bool {
-    !topic.is_empty()
-        && topic.len() <= TOPIC_BYTES_MAX
-        && topic != "."
-        && topic != ".."
-        && topic
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"%|-_.".contains(&b))
 }
 
 impl MessageStore {
@@ -412,7 +400,7 @@ impl Inner {
             }
             let head = log_record::head(record)
                 .map_err(|err| PutError::MessageIllegal(err.to_string()))?;
-            if !valid_topic(head.topic) {
+            if !log_record::valid_topic_bytes(head.topic.as_bytes()) {
                 return Err(PutError::MessageIllegal(format!(
                     "invalid topic name {:?}",
                     head.topic
