@@ -35,7 +35,7 @@ impl Indexes {
         }
         let unit = CqUnit {
             physical_offset: facts.physical_offset,
-            size: i32::try_from(record.len()).map_err(|_| RecordError::Inconsistent)?,
+            size: i32::try_from(record.len()).map_err(|_| RecordError::Truncated)?,
             tags_code: facts.tags.map_or(0, log_record::tag_code),
         };
         let queue = self.queues.get_or_create(facts.topic, facts.queue_id);

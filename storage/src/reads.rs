@@ -18,8 +18,6 @@ use crate::store::MessageStore;
 
 /// Fewest consume-queue units a pull may scan (RocketMQ: 16,000 bytes / 20).
 pub const PULL_UNITS_SCANNED_MIN: u64 = 800;
-/// Bytes read to find a record's store timestamp (covers IPv6 born hosts).
-const TIMESTAMP_PROBE_BYTES: usize = 88;
 
 /// Outcome of a pull lookup (RocketMQ `GetMessageStatus`, spec §2.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -232,7 +230,8 @@ impl MessageStore {
     }
 
     async fn unit_store_timestamp(&self, unit: CqUnit) -> Result<i64, ReadError> {
-        let probe = TIMESTAMP_PROBE_BYTES.min(usize::try_from(unit.size).unwrap_or(0));
+        let probe =
+            log_record::STORE_TIMESTAMP_PROBE_BYTES.min(usize::try_from(unit.size).unwrap_or(0));
         let bytes = self.read_bytes(unit.physical_offset, probe).await?;
         log_record::store_timestamp(&bytes).map_err(|_| ReadError::NotARecord(unit.physical_offset))
     }
