@@ -42,6 +42,8 @@ pub const REQUEST_TIMEOUT_DEFAULT: Duration = Duration::from_secs(3);
 pub const ROUTE_POLL_INTERVAL_DEFAULT: Duration = Duration::from_secs(30);
 /// Default heartbeat interval (`heartbeatBrokerInterval`).
 pub const HEARTBEAT_INTERVAL_DEFAULT: Duration = Duration::from_secs(30);
+/// Broker→client requests being answered at once, at most.
+pub const INBOUND_ANSWERS_MAX: usize = 64;
 /// Topics whose routes are kept, at most.
 pub const ROUTED_TOPICS_MAX: usize = 10_000;
 
@@ -520,6 +522,7 @@ impl ClientInstance {
 
     async fn dispatch_inbound(self, mut inbound: mpsc::Receiver<InboundRequest>) {
         let mut stop = self.shutdown_signal();
+        let answering = Arc::new(tokio::sync::Semaphore::new(INBOUND_ANSWERS_MAX));
         loop {
             let request = tokio::select! {
                 _ = stop.changed() => break,
@@ -528,8 +531,14 @@ impl ClientInstance {
                     None => break,
                 },
             };
+            let Ok(permit) = answering.clone().acquire_owned().await else {
+                break;
+            };
             let me = self.clone();
-            tokio::spawn(async move { me.answer(request).await });
+            tokio::spawn(async move {
+                me.answer(request).await;
+                drop(permit);
+            });
         }
     }
 

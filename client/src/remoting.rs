@@ -47,6 +47,8 @@ pub const WRITE_QUEUE_FRAMES_MAX: usize = 1_024;
 pub const INBOUND_QUEUE_MAX: usize = 256;
 /// Default time to establish a TCP connection.
 pub const CONNECT_TIMEOUT_DEFAULT: Duration = Duration::from_secs(3);
+/// Addresses with a remembered dial lock before idle ones are forgotten.
+const DIAL_LOCKS_MAX: usize = 1_024;
 /// Read buffer growth step.
 const READ_CHUNK_BYTES: usize = 64 * 1024;
 
@@ -166,6 +168,7 @@ impl Connection {
 struct Shared {
     config: RemotingConfig,
     connections: Mutex<HashMap<String, Arc<Connection>>>,
+    dialing: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     inbound: mpsc::Sender<InboundRequest>,
     next_opaque: AtomicI32,
     shut_down: AtomicBool,
@@ -184,6 +187,7 @@ impl RemotingClient {
         let shared = Shared {
             config,
             connections: Mutex::new(HashMap::new()),
+            dialing: Mutex::new(HashMap::new()),
             inbound,
             next_opaque: AtomicI32::new(0),
             shut_down: AtomicBool::new(false),
@@ -317,6 +321,12 @@ impl RemotingClient {
         if let Some(conn) = self.live_connection(addr) {
             return Ok(conn);
         }
+        // One dial per address at a time: concurrent first requests share it.
+        let dial_lock = self.dial_lock(addr)?;
+        let _dialing = dial_lock.lock().await;
+        if let Some(conn) = self.live_connection(addr) {
+            return Ok(conn);
+        }
         let fresh = Arc::new(self.connect(addr).await?);
         let mut map = self
             .shared
@@ -335,6 +345,18 @@ impl RemotingClient {
                 Ok(fresh)
             }
         }
+    }
+
+    fn dial_lock(&self, addr: &str) -> Result<Arc<tokio::sync::Mutex<()>>, RemotingError> {
+        let mut locks = self
+            .shared
+            .dialing
+            .lock()
+            .map_err(|_| RemotingError::Shutdown)?;
+        if locks.len() >= DIAL_LOCKS_MAX && !locks.contains_key(addr) {
+            locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+        }
+        Ok(locks.entry(addr.to_string()).or_default().clone())
     }
 
     fn live_connection(&self, addr: &str) -> Option<Arc<Connection>> {

@@ -84,6 +84,8 @@ pub const PULL_RETRY_DELAY: Duration = Duration::from_secs(3);
 pub const FLOW_CONTROL_DELAY: Duration = Duration::from_millis(50);
 /// Pause before re-consuming messages whose send-back failed.
 pub const LOCAL_RECONSUME_DELAY: Duration = Duration::from_secs(5);
+/// How long shutdown waits for running listener calls.
+pub const SHUTDOWN_CONSUME_WAIT: Duration = Duration::from_secs(30);
 /// Local re-consumption attempts of a message the broker would not take back.
 pub const LOCAL_RECONSUME_ATTEMPTS_MAX: u32 = 1_000;
 
@@ -374,7 +376,13 @@ impl PushConsumer {
         // Wait for in-flight listener calls: take every permit (bounded by
         // the pool size), then release them.
         let permits = u32::try_from(shared.config.consume_concurrency).unwrap_or(u32::MAX);
-        let _all = shared.workers.acquire_many(permits).await;
+        let drained =
+            tokio::time::timeout(SHUTDOWN_CONSUME_WAIT, shared.workers.acquire_many(permits)).await;
+        if drained.is_err() {
+            tracing::warn!(
+                "listeners still running after {SHUTDOWN_CONSUME_WAIT:?}; committing what is done"
+            );
+        }
         shared.persist_offsets().await;
         shared.instance.shutdown().await;
     }
