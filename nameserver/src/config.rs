@@ -98,14 +98,14 @@ order_message_enable = false
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("cannot read the config file {path}: {source}")]
+    #[error("cannot read the config file {path}: {error}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file is not valid TOML for this schema (toml names the key).
     #[error("invalid nameserver config: {0}")]
-    Parse(#[from] toml::de::Error),
+    Parse(toml::de::Error),
     /// An environment variable has a value of the wrong type.
     #[error("environment variable {var}={value:?} is not a valid {expected}")]
     Env {
@@ -122,14 +122,14 @@ impl NameserverConfig {
     /// Parses a TOML document; absent keys keep their defaults, unknown keys
     /// are an error.
     pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
-        Ok(toml::from_str(text)?)
+        toml::from_str(text).map_err(ConfigError::Parse)
     }
 
     /// Reads and parses a TOML file.
     pub fn from_file(path: &std::path::Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         Self::from_toml_str(&text)
     }

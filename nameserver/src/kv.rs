@@ -30,10 +30,10 @@ pub enum KvError {
     Full,
     #[error("the KV {what} is {len} bytes, more than the limit of {KV_TEXT_BYTES_LIMIT}")]
     TooLong { what: &'static str, len: usize },
-    #[error("cannot persist the KV config to {path}: {source}")]
+    #[error("cannot persist the KV config to {path}: {error}")]
     Persist {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("the KV config file {path} is not valid: {reason}")]
     Corrupt { path: PathBuf, reason: String },
@@ -63,9 +63,9 @@ impl KvConfig {
     /// `data_dir`; a missing file is an empty table.
     pub fn open(data_dir: &Path) -> Result<Self, KvError> {
         let path = data_dir.join(KV_FILE_NAME);
-        std::fs::create_dir_all(data_dir).map_err(|source| KvError::Persist {
+        std::fs::create_dir_all(data_dir).map_err(|error| KvError::Persist {
             path: data_dir.to_path_buf(),
-            source,
+            error,
         })?;
         let table = match std::fs::read(&path) {
             Ok(bytes) => {
@@ -77,7 +77,7 @@ impl KvConfig {
                 file.config_table
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-            Err(source) => return Err(KvError::Persist { path, source }),
+            Err(error) => return Err(KvError::Persist { path, error }),
         };
         Ok(Self {
             table,
@@ -152,11 +152,11 @@ impl KvConfig {
         };
         let bytes = serde_json::to_vec_pretty(&file).map_err(|e| KvError::Persist {
             path: path.clone(),
-            source: std::io::Error::other(e),
+            error: std::io::Error::other(e),
         })?;
-        write_atomically(path, &bytes).map_err(|source| KvError::Persist {
+        write_atomically(path, &bytes).map_err(|error| KvError::Persist {
             path: path.clone(),
-            source,
+            error,
         })
     }
 }

@@ -50,10 +50,10 @@ pub enum ServerError {
     #[error(transparent)]
     Kv(#[from] KvError),
     /// The listen address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {error}")]
     Bind {
         addr: SocketAddr,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Accepting connections failed.
     #[error("accepting connections failed: {0}")]
@@ -80,9 +80,9 @@ impl Nameserver {
         let listener =
             TcpListener::bind(config.listen)
                 .await
-                .map_err(|source| ServerError::Bind {
+                .map_err(|error| ServerError::Bind {
                     addr: config.listen,
-                    source,
+                    error,
                 })?;
         let processor = Arc::new(Processor::new(kv, config.order_message_enable));
         Ok(Self {

@@ -102,3 +102,29 @@ async fn idle_connection_is_closed() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn connections_beyond_the_limit_are_refused_and_the_rest_served() {
+    let config = NameserverConfig {
+        max_connections: 1,
+        ..NameserverConfig::default()
+    };
+    let server = Server::start(config).await;
+    let mut first = server.client().await;
+    still_serves(&mut first).await;
+    let mut second = server.client().await;
+    assert!(
+        second.is_closed_by_server().await,
+        "the second connection must be refused"
+    );
+    still_serves(&mut first).await;
+    drop(first);
+    // Once the first is gone its slot frees up (bounded polling).
+    let addr = server.addr;
+    poll_until("a new connection is served again", || async move {
+        let mut client = Client::connect(addr).await;
+        client.try_send(&route_request("Anything")).await && client.receive().await.is_some()
+    })
+    .await;
+    server.stop().await;
+}

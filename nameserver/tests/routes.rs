@@ -373,3 +373,41 @@ async fn response_uses_the_request_serialize_type() {
     assert_eq!(answer.code, response::TOPIC_NOT_EXIST);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn compressed_registration_body_is_understood() {
+    use ringmq_net::body::{
+        DataVersion, RegisterBrokerBody, TopicConfig, TopicConfigSerializeWrapper, masked_crc32,
+    };
+    let server = Server::start_default().await;
+    let mut broker = server.client().await;
+    let mut wrapper = TopicConfigSerializeWrapper {
+        data_version: DataVersion {
+            counter: 3,
+            timestamp: 1_700_000_000_000,
+        },
+        ..TopicConfigSerializeWrapper::default()
+    };
+    wrapper
+        .topic_config_table
+        .insert("Zipped".into(), TopicConfig::new("Zipped", 3));
+    let body = RegisterBrokerBody {
+        filter_server_list: vec![],
+        topic_config_serialize_wrapper: wrapper,
+    }
+    .encode(true)
+    .unwrap();
+    let mut register = register_request("broker-z", "10.0.0.26:10911", 0, body.clone());
+    register
+        .ext_fields
+        .insert("compressed".into(), "true".into());
+    register
+        .ext_fields
+        .insert("bodyCrc32".into(), masked_crc32(&body).to_string());
+    let answer = broker.call(register).await;
+    assert_eq!(answer.code, response::SUCCESS, "{:?}", answer.remark);
+    let route = json_body(&broker.call(route_request("Zipped")).await);
+    assert_eq!(route["queueDatas"][0]["writeQueueNums"], 3);
+    assert_eq!(route["queueDatas"][0]["brokerName"], "broker-z");
+    server.stop().await;
+}

@@ -98,6 +98,13 @@ impl Client {
         self.stream.write_all(&out).await.unwrap();
     }
 
+    /// Sends `command`; false if the connection is already gone.
+    pub async fn try_send(&mut self, command: &RemotingCommand) -> bool {
+        let mut out = BytesMut::new();
+        command.encode(&mut out).unwrap();
+        self.stream.write_all(&out).await.is_ok()
+    }
+
     /// Sends raw bytes.
     pub async fn send_raw(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).await.unwrap();
