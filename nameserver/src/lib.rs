@@ -13,9 +13,14 @@
 //! # }
 //! ```
 //!
+//! A process whose main loop is not tokio can use [`NameserverThread`]
+//! instead: `NameserverThread::start(config)?` binds and serves on its own
+//! thread, `.local_addr()`, `.stop()` (or drop) shuts down and joins.
+//!
 //! Modules: [`config`] (TOML, env, defaults), [`route`] (the route table,
 //! pure logic), [`kv`] (KV config, persisted), [`processor`] (request →
-//! response), [`wire`] (bodies), [`server`] (sockets, liveness, shutdown).
+//! response), [`wire`] (bodies), [`server`] (sockets, liveness, shutdown), [`thread`]
+//! (a nameserver on its own thread).
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::indexing_slicing))]
 
 pub mod config;
@@ -23,7 +28,9 @@ pub mod kv;
 pub mod processor;
 pub mod route;
 pub mod server;
+pub mod thread;
 pub mod wire;
 
 pub use config::{ConfigError, DEFAULT_CONFIG_TOML, NameserverConfig};
 pub use server::{Nameserver, ServerError};
+pub use thread::NameserverThread;

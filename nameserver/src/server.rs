@@ -55,6 +55,9 @@ pub enum ServerError {
         addr: SocketAddr,
         error: std::io::Error,
     },
+    /// The runtime or thread of [`crate::NameserverThread`] could not start.
+    #[error("cannot start the nameserver thread: {0}")]
+    Runtime(std::io::Error),
     /// Accepting connections failed.
     #[error("accepting connections failed: {0}")]
     Accept(std::io::Error),
