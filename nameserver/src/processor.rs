@@ -339,8 +339,9 @@ impl Processor {
         self.routes().connection_closed(connection)
     }
 
-    /// Drops brokers silent for longer than `expiry`; returns their addresses.
-    pub fn expire_brokers(&self, now: Instant, expiry: Duration) -> Vec<String> {
+    /// Drops brokers silent for longer than `expiry`; returns their
+    /// addresses and registering connections.
+    pub fn expire_brokers(&self, now: Instant, expiry: Duration) -> Vec<(String, ConnectionId)> {
         self.routes().expire(now, expiry)
     }
 }

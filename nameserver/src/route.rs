@@ -259,15 +259,17 @@ impl RouteTable {
     }
 
     /// Drops every broker not seen within `expiry` before `now`. Returns the
-    /// addresses dropped.
-    pub fn expire(&mut self, now: Instant, expiry: Duration) -> Vec<String> {
-        let gone: Vec<String> = self
+    /// addresses dropped with the connections they registered over (sorted
+    /// by address), so the server can close those connections.
+    pub fn expire(&mut self, now: Instant, expiry: Duration) -> Vec<(String, ConnectionId)> {
+        let mut gone: Vec<(String, ConnectionId)> = self
             .live
             .iter()
             .filter(|(_, b)| now.saturating_duration_since(b.last_seen) > expiry)
-            .map(|(addr, _)| addr.clone())
+            .map(|(addr, b)| (addr.clone(), b.connection))
             .collect();
-        for addr in &gone {
+        gone.sort();
+        for (addr, _) in &gone {
             self.drop_broker_addr(addr);
         }
         gone
@@ -619,7 +621,7 @@ mod tests {
         );
         assert_eq!(
             table.expire(start + Duration::from_secs(121), expiry),
-            ["10.0.0.2:10911"]
+            [("10.0.0.2:10911".to_string(), CONN_B)]
         );
         assert_eq!(table.topic_names(), ["T"]);
     }
@@ -639,7 +641,7 @@ mod tests {
         let newer = DataVersion { counter: 2, ..same };
         assert!(table.query_data_version("10.0.0.2:10911", &newer, later).0);
         let gone = table.expire(start + Duration::from_secs(121), Duration::from_secs(120));
-        assert_eq!(gone, ["10.0.0.2:10911"]);
+        assert_eq!(gone, [("10.0.0.2:10911".to_string(), CONN_B)]);
     }
 
     #[test]

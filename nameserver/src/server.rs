@@ -10,20 +10,22 @@
 //!
 //! A connection is closed, without touching any other, when a frame does not
 //! decode, when it sends nothing for [`NameserverConfig::idle_timeout_ms`],
-//! or when a write stalls for as long. Closing it drops every broker that
+//! when a write stalls for as long, or when the liveness scanner expires a
+//! broker that registered over it. Closing it drops every broker that
 //! registered over it.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use ringmq_net::frame::{FrameDecoder, FrameError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
 use crate::config::NameserverConfig;
@@ -68,6 +70,7 @@ pub enum ServerError {
 pub struct Nameserver {
     listener: TcpListener,
     processor: Arc<Processor>,
+    connections: Arc<OpenConnections>,
     config: NameserverConfig,
 }
 
@@ -91,6 +94,7 @@ impl Nameserver {
         Ok(Self {
             listener,
             processor,
+            connections: Arc::new(OpenConnections::default()),
             config,
         })
     }
@@ -110,6 +114,7 @@ impl Nameserver {
         let mut tasks = JoinSet::new();
         tasks.spawn(scan_liveness(
             self.processor.clone(),
+            self.connections.clone(),
             self.config.scan_interval(),
             self.config.broker_expiry(),
             stop_rx.clone(),
@@ -167,6 +172,8 @@ impl Nameserver {
                 id,
                 peer,
                 processor: self.processor.clone(),
+                connections: self.connections.clone(),
+                close: self.connections.open(id),
                 decoder: FrameDecoder::new(self.config.max_frame_bytes as usize),
                 idle_timeout: self.config.idle_timeout(),
             };
@@ -191,6 +198,7 @@ fn is_transient_accept_error(e: &std::io::Error) -> bool {
 /// Drops brokers that have not registered within `expiry`, every `interval`.
 async fn scan_liveness(
     processor: Arc<Processor>,
+    connections: Arc<OpenConnections>,
     interval: Duration,
     expiry: Duration,
     mut stop: watch::Receiver<bool>,
@@ -202,9 +210,45 @@ async fn scan_liveness(
             _ = stop.changed() => return,
             _ = ticker.tick() => {}
         }
-        for addr in processor.expire_brokers(Instant::now(), expiry) {
-            tracing::warn!(broker = %addr, expiry_ms = expiry.as_millis() as u64, "broker expired: no registration within the expiry period");
+        for (addr, connection) in processor.expire_brokers(Instant::now(), expiry) {
+            tracing::warn!(
+                broker = %addr,
+                expiry_ms = expiry.as_millis() as u64,
+                "broker expired: no registration within the expiry period; closing its connection"
+            );
+            connections.close(connection);
         }
+    }
+}
+
+/// The open connections, so that the liveness scanner can close the
+/// connection of an expired broker (as Java's nameserver does).
+#[derive(Debug, Default)]
+struct OpenConnections {
+    closers: Mutex<HashMap<ConnectionId, Arc<Notify>>>,
+}
+
+impl OpenConnections {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ConnectionId, Arc<Notify>>> {
+        self.closers.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Registers a connection; the returned notifier fires on [`Self::close`].
+    fn open(&self, id: ConnectionId) -> Arc<Notify> {
+        let close = Arc::new(Notify::new());
+        self.lock().insert(id, close.clone());
+        close
+    }
+
+    /// Asks a connection to close (a no-op if it is already gone).
+    fn close(&self, id: ConnectionId) {
+        if let Some(close) = self.lock().get(&id) {
+            close.notify_one();
+        }
+    }
+
+    fn forget(&self, id: ConnectionId) {
+        self.lock().remove(&id);
     }
 }
 
@@ -217,6 +261,8 @@ enum ConnectionEnd {
     Idle(Duration),
     #[error("server shutting down")]
     Shutdown,
+    #[error("its broker expired")]
+    BrokerExpired,
     #[error("malformed frame: {0}")]
     Frame(#[from] FrameError),
     #[error("i/o error: {0}")]
@@ -228,6 +274,8 @@ struct Connection {
     id: ConnectionId,
     peer: SocketAddr,
     processor: Arc<Processor>,
+    connections: Arc<OpenConnections>,
+    close: Arc<Notify>,
     decoder: FrameDecoder,
     idle_timeout: Duration,
 }
@@ -236,6 +284,7 @@ impl Connection {
     async fn run(mut self, stream: TcpStream, stop: watch::Receiver<bool>) {
         let _ = stream.set_nodelay(true);
         let end = self.serve(stream, stop).await;
+        self.connections.forget(self.id);
         match &end {
             ConnectionEnd::Eof | ConnectionEnd::Shutdown => {
                 tracing::debug!(peer = %self.peer, "connection closed: {end}")
@@ -266,6 +315,7 @@ impl Connection {
             }
             let read = tokio::select! {
                 _ = stop.changed() => return ConnectionEnd::Shutdown,
+                () = self.close.notified() => return ConnectionEnd::BrokerExpired,
                 read = tokio::time::timeout(self.idle_timeout, stream.read_buf(&mut buf)) => read,
             };
             match read {
