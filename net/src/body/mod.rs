@@ -16,6 +16,21 @@
 //! `null` members left out, as fastjson writes beans, except that maps keyed
 //! by [`MessageQueue`] are written in fastjson's object-key form so that Java
 //! can read them (see [`fastjson`]).
+//!
+//! ```
+//! use ringmq_net::body::{TopicRouteData, decode_json, encode_json};
+//!
+//! // What a pre-4.9.4 Java nameserver sends: a bare numeric map key.
+//! let legacy = br#"{"brokerDatas":[{"brokerAddrs":{0:"10.0.0.1:10911"},
+//!     "brokerName":"broker-a","cluster":"DefaultCluster"}],"queueDatas":[]}"#;
+//! let route: TopicRouteData = decode_json(legacy)?;
+//! assert_eq!(route.broker_datas[0].master_addr(), Some("10.0.0.1:10911"));
+//!
+//! // What we send: standard JSON, keys sorted.
+//! let bytes = encode_json(&route)?;
+//! assert!(bytes.starts_with(br#"{"brokerDatas":[{"brokerAddrs":{"0":"10.0.0.1:10911"}"#));
+//! # Ok::<(), ringmq_net::body::BodyError>(())
+//! ```
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
