@@ -39,6 +39,9 @@ pub const WRITE_QUEUE_FRAMES_LIMIT: usize = 1;
 pub const READ_BUFFER_INITIAL_BYTES: usize = 4 * 1024;
 /// A read buffer that grew beyond this is released once it is empty.
 pub const READ_BUFFER_KEEP_BYTES: usize = 64 * 1024;
+/// A write buffer that grew beyond this (a large topic list) is released
+/// after the write.
+pub const WRITE_BUFFER_KEEP_BYTES: usize = 64 * 1024;
 /// How long shutdown waits for connections to finish their request.
 pub const SHUTDOWN_DRAIN_LIMIT: Duration = Duration::from_secs(5);
 
@@ -349,6 +352,9 @@ impl Connection {
             match tokio::time::timeout(self.idle_timeout, stream.write_all(out)).await {
                 Err(_) => return Err(ConnectionEnd::Idle(self.idle_timeout)),
                 Ok(result) => result?,
+            }
+            if out.capacity() > WRITE_BUFFER_KEEP_BYTES {
+                *out = BytesMut::new();
             }
         }
         Ok(())
