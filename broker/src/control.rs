@@ -64,16 +64,15 @@ pub fn run(state: Arc<BrokerState>, events: flume::Receiver<ControlEvent>) {
         let wake = next_register.min(next_persist).min(next_scan);
         match events.recv_timeout(wake.saturating_duration_since(Instant::now())) {
             Ok(ControlEvent::TopicsChanged) => {
-                while events
-                    .try_recv()
-                    .is_ok_and(|e| matches!(e, ControlEvent::TopicsChanged))
-                {}
                 persist_topics(&state, &files);
                 next_register = Instant::now();
             }
             Ok(ControlEvent::GroupsChanged) => persist_groups(&state, &files, false),
             Ok(ControlEvent::Shutdown) | Err(flume::RecvTimeoutError::Disconnected) => break,
             Err(flume::RecvTimeoutError::Timeout) => {}
+        }
+        if state.is_shutting_down() {
+            break;
         }
     }
     wait_for_shards(&state);
