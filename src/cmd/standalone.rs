@@ -1,5 +1,5 @@
 //! `ringmq standalone`: a nameserver and a broker in one process, the quick
-//! start. The nameserver runs on a small tokio runtime; the broker runs its
+//! start. The nameserver runs on its own thread (tokio); the broker runs its
 //! own shard threads (compio). Ctrl-C or SIGTERM shuts both down cleanly:
 //! the broker finishes in-flight work, flushes and unregisters first.
 
@@ -7,8 +7,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
 use anyhow::Context;
-use ringmq_broker::{Broker, BrokerConfig};
-use ringmq_nameserver::{Nameserver, NameserverConfig};
+use ringmq_broker::{Broker, BrokerConfig, BrokerHandle};
+use ringmq_nameserver::{NameserverConfig, NameserverThread};
 
 /// Flags of `ringmq standalone`.
 #[derive(clap::Args)]
@@ -28,6 +28,9 @@ pub struct Args {
     /// Broker shards (threads); default: one per core.
     #[arg(long, env = "RINGMQ_SHARDS")]
     pub shards: Option<usize>,
+    /// Commit-log segment size in bytes; default 1 GiB as in RocketMQ.
+    #[arg(long, env = "RINGMQ_SEGMENT_BYTES")]
+    pub segment_bytes: Option<u64>,
 }
 
 /// `$HOME/.ringmq/standalone`, or `./ringmq-data` without a home directory.
@@ -38,65 +41,80 @@ fn default_data_dir() -> PathBuf {
     }
 }
 
-/// Runs both servers until Ctrl-C or SIGTERM.
-pub fn run(args: Args) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("cannot create the data dir {}", args.data_dir.display()))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .context("cannot start the nameserver runtime")?;
-    runtime.block_on(serve(args))
+/// A nameserver thread and a broker in this process: what `standalone`
+/// runs, and what `bench` starts when it is given no nameserver.
+pub struct EmbeddedCluster {
+    nameserver: NameserverThread,
+    broker: BrokerHandle,
+    data_dir: PathBuf,
 }
 
-async fn serve(args: Args) -> anyhow::Result<()> {
-    let namesrv_config = NameserverConfig {
-        listen: SocketAddr::new(args.host, args.namesrv_port),
-        ..NameserverConfig::default()
-    };
-    let nameserver = Nameserver::bind(namesrv_config)
-        .await
-        .context("cannot start the nameserver")?;
-    let namesrv_addr = nameserver.local_addr();
-    let (stop_namesrv, namesrv_stopped) = tokio::sync::oneshot::channel::<()>();
-    let namesrv_task = tokio::spawn(nameserver.serve(async {
-        let _ = namesrv_stopped.await;
-    }));
-
-    let mut broker_config = BrokerConfig {
-        listen_address: args.host,
-        listen_port: args.broker_port,
-        advertised_address: args.host.to_string(),
-        nameservers: vec![namesrv_addr.to_string()],
-        data_dir: args.data_dir.join("broker"),
-        ..BrokerConfig::default()
-    };
-    if let Some(shards) = args.shards {
-        broker_config.shards = shards;
+impl EmbeddedCluster {
+    /// Starts the nameserver, then the broker registered with it; returns
+    /// once both listen.
+    pub fn start(args: &Args) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&args.data_dir).with_context(|| {
+            format!("cannot create the data dir {}", args.data_dir.display())
+        })?;
+        let namesrv_config = NameserverConfig {
+            listen: SocketAddr::new(args.host, args.namesrv_port),
+            ..NameserverConfig::default()
+        };
+        let nameserver =
+            NameserverThread::start(namesrv_config).context("cannot start the nameserver")?;
+        let mut broker_config = BrokerConfig {
+            listen_address: args.host,
+            listen_port: args.broker_port,
+            advertised_address: args.host.to_string(),
+            nameservers: vec![nameserver.local_addr().to_string()],
+            data_dir: args.data_dir.join("broker"),
+            ..BrokerConfig::default()
+        };
+        if let Some(shards) = args.shards {
+            broker_config.shards = shards;
+        }
+        if let Some(segment_bytes) = args.segment_bytes {
+            broker_config.segment_bytes = segment_bytes;
+        }
+        broker_config.validate().context("invalid broker settings")?;
+        let broker = Broker::start(broker_config).context("cannot start the broker")?;
+        Ok(Self {
+            nameserver,
+            broker,
+            data_dir: args.data_dir.clone(),
+        })
     }
-    broker_config.validate().context("invalid broker settings")?;
-    let broker = tokio::task::spawn_blocking(move || Broker::start(broker_config))
-        .await
-        .context("broker start-up panicked")?
-        .context("cannot start the broker")?;
 
+    /// Where clients find the nameserver.
+    pub fn namesrv_addr(&self) -> SocketAddr {
+        self.nameserver.local_addr()
+    }
+
+    /// Stops the broker (in-flight work, flush, unregister), then the
+    /// nameserver.
+    pub fn stop(self) -> anyhow::Result<()> {
+        self.broker.shutdown();
+        self.nameserver.stop().context("nameserver failed")?;
+        Ok(())
+    }
+}
+
+/// Runs both servers until Ctrl-C or SIGTERM.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let cluster = EmbeddedCluster::start(&args)?;
+    let namesrv_addr = cluster.namesrv_addr();
     println!("ringmq standalone is up");
     println!("  nameserver: {namesrv_addr}   (clients: --namesrv {namesrv_addr})");
-    println!("  broker:     {}", broker.store_host());
-    println!("  data:       {}", args.data_dir.display());
+    println!("  broker:     {}", cluster.broker.store_host());
+    println!("  data:       {}", cluster.data_dir.display());
     println!("Press Ctrl-C to stop.");
-
-    wait_for_stop_signal().await;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the signal runtime")?;
+    runtime.block_on(wait_for_stop_signal());
     println!("stopping: flushing the broker and unregistering it");
-    tokio::task::spawn_blocking(move || broker.shutdown())
-        .await
-        .context("broker shutdown panicked")?;
-    let _ = stop_namesrv.send(());
-    namesrv_task
-        .await
-        .context("nameserver task panicked")?
-        .context("nameserver failed")?;
+    cluster.stop()?;
     println!("stopped");
     Ok(())
 }
