@@ -313,7 +313,13 @@ impl ClientInstance {
         }
         match self.update_route(topic).await {
             Err(RouteError::TopicNotExist(_)) => {
-                let mut template = self.fetch_route(AUTO_CREATE_TOPIC_KEY).await?;
+                let mut template = match self.fetch_route(AUTO_CREATE_TOPIC_KEY).await {
+                    Err(RouteError::TopicNotExist(_)) => {
+                        // No auto-create template either: the topic is simply unknown.
+                        return Err(RouteError::TopicNotExist(topic.to_string()));
+                    }
+                    other => other?,
+                };
                 for qd in &mut template.queue_datas {
                     let nums = DEFAULT_TOPIC_QUEUE_NUMS.min(qd.read_queue_nums);
                     qd.read_queue_nums = nums;

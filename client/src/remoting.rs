@@ -1,7 +1,7 @@
 //! The tokio transport: one TCP connection per address, requests matched to
 //! responses by `opaque`, and broker→client requests handed to the owner.
 //!
-//! Each [`Connection`] has a writer task (frames from a bounded channel,
+//! Each connection has a writer task (frames from a bounded channel,
 //! flushed when the channel runs dry) and a reader task (splits the stream
 //! with `FrameDecoder`; a response completes the waiting request's oneshot,
 //! a request becomes an [`InboundRequest`] on the client's inbound channel).
