@@ -174,12 +174,13 @@ fn statvfs_usage_percent(path: &Path) -> io::Result<u8> {
     }
     // SAFETY: statvfs returned 0, so it initialised the struct.
     let stat = unsafe { stat.assume_init() };
-    let total = u128::from(stat.f_blocks);
-    if total == 0 {
+    // As df reports it: blocks reserved for root count neither as used nor
+    // as available.
+    let used = u128::from(stat.f_blocks).saturating_sub(u128::from(stat.f_bfree));
+    let usable = used + u128::from(stat.f_bavail);
+    if usable == 0 {
         return Ok(0);
     }
-    let free = u128::from(stat.f_bavail);
-    let used = total.saturating_sub(free);
-    let percent = used.saturating_mul(100) / total;
+    let percent = used.saturating_mul(100) / usable;
     Ok(u8::try_from(percent.min(100)).unwrap_or(100))
 }

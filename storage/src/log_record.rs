@@ -104,6 +104,14 @@ pub fn scan(buf: &[u8], position: i64, verify_crc: bool) -> Scan {
     }
 }
 
+/// Length of the message record at the start of bytes the store itself
+/// wrote; `None` at a blank marker or anything that is not a record.
+pub fn written_record_len(buf: &[u8]) -> Option<usize> {
+    let (total, magic) = (be_u32(buf, 0)?, be_u32(buf, 4)?);
+    let len = usize::try_from(total).ok()?;
+    (magic == MESSAGE_MAGIC && len >= RECORD_BYTES_MIN && len <= buf.len()).then_some(len)
+}
+
 fn verify(buf: &[u8], position: i64, verify_crc: bool) -> Result<usize, RecordError> {
     let view = RecordView::parse(buf)?;
     if view.physical_offset() != position {

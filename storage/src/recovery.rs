@@ -358,6 +358,13 @@ fn load_indexes(config: &StoreConfig, bases: &[u64], end: u64) -> Result<Indexes
     let mut queues =
         consume_queue::load_all(&cq_root).map_err(io_context("loading consume queues"))?;
     queues.truncate_from_log(end);
+    // Units whose segments retention deleted are below every queue's minimum.
+    let log_min = bases.first().copied().unwrap_or(0);
+    for topic_queues in queues.topics.values_mut() {
+        for queue in topic_queues.values_mut() {
+            queue.drop_below_log(log_min);
+        }
+    }
     trim_cq_files(&cq_root, &queues)?;
     let key_root = config.keyindex_dir();
     let mut keys = key_index::KeyIndex::default();

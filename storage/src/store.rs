@@ -42,7 +42,7 @@ use crate::consume_queue;
 use crate::error::PutError;
 use crate::indexes::Indexes;
 use crate::key_index;
-use crate::log_record::{self, BLANK_MARKER_BYTES, Scan};
+use crate::log_record::{self, BLANK_MARKER_BYTES};
 use crate::physical_offset::compose;
 use crate::recovery::{self, OpenError};
 use crate::segment;
@@ -791,9 +791,10 @@ fn dispatch_chunk(inner: &Inner, chunk: &Chunk) -> Vec<(String, i32, i64)> {
     let mut pos = 0usize;
     while let Some(rest) = chunk.bytes.get(pos..) {
         let local = chunk.at + pos as u64;
-        let len = match log_record::scan(rest, compose(inner.config.shard_id, local), false) {
-            Scan::Record { len } => len,
-            _ => break,
+        // The writer wrote these bytes itself: only the header is checked
+        // here; `apply` parses the record once.
+        let Some(len) = log_record::written_record_len(rest) else {
+            break;
         };
         let record = rest.get(..len).unwrap_or_default();
         match indexes.apply(record, local, base, inner.config.cq_units_per_file) {

@@ -1,0 +1,130 @@
+//! Retention deletes expired segments with their index data and raises queue
+//! minimums; the arrival listener sees every queue that grows; timestamp
+//! searches find the first record stored at or after a time.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::{Duration, SystemTime};
+
+use ringmq_storage::log_record::encode_simple;
+use ringmq_storage::{FlushMode, GetStatus, MessageStore, StoreConfig};
+
+fn config(dir: &std::path::Path) -> StoreConfig {
+    let mut config = StoreConfig::new(dir);
+    config.segment_bytes = 8192;
+    config.cq_units_per_file = 10;
+    config.flush = FlushMode::Sync { timeout_ms: 5000 };
+    config
+}
+
+#[compio::test]
+async fn expired_segments_are_deleted_with_their_index_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MessageStore::open(config(dir.path())).await.unwrap();
+    let mut puts = Vec::new();
+    for i in 0..100 {
+        puts.push(
+            store
+                .put(encode_simple(
+                    "Old",
+                    0,
+                    &[1u8; 400],
+                    &format!("KEYS\u{1}k{i}"),
+                ))
+                .await
+                .unwrap(),
+        );
+    }
+    let nothing = store.run_retention(SystemTime::now()).await.unwrap();
+    assert!(nothing.deleted_segments.is_empty());
+    let later = SystemTime::now() + Duration::from_secs(73 * 3600);
+    let report = store.run_retention(later).await.unwrap();
+    assert!(!report.deleted_segments.is_empty());
+    let log_min = report.log_min_offset as i64;
+    assert!(
+        !dir.path()
+            .join("commitlog")
+            .join(format!("{:020}", 0))
+            .exists()
+    );
+    // The segment being written is never deleted.
+    assert!(store.read_record(puts[99].physical_offset).await.is_ok());
+    let min = store.min_offset("Old", 0);
+    let first_kept = puts
+        .iter()
+        .position(|p| p.physical_offset >= log_min)
+        .unwrap();
+    assert_eq!(min, first_kept as i64);
+    let too_small = store.get_messages("Old", 0, 0, 32, u32::MAX, None);
+    assert_eq!(
+        (too_small.status, too_small.next_begin_offset),
+        (GetStatus::OffsetTooSmall, min)
+    );
+    assert!(store.query_keys("Old", "k0", 4, 0, i64::MAX).is_empty());
+    assert_eq!(
+        store.query_keys("Old", "k99", 4, 0, i64::MAX),
+        vec![puts[99].physical_offset]
+    );
+    assert!(store.read_record(puts[0].physical_offset).await.is_err());
+    store.shutdown().await.unwrap();
+
+    let reopened = MessageStore::open(config(dir.path())).await.unwrap();
+    assert_eq!(reopened.min_offset("Old", 0), min);
+    assert_eq!(reopened.max_offset("Old", 0), 100);
+    let got = reopened.get_messages("Old", 0, min, 200, u32::MAX, None);
+    assert_eq!(got.records.len(), 100 - first_kept);
+}
+
+#[compio::test]
+async fn arrival_listener_hears_each_queue_that_grew() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MessageStore::open(config(dir.path())).await.unwrap();
+    let heard = Rc::new(RefCell::new(Vec::new()));
+    let sink = heard.clone();
+    store.set_arrival_listener(Rc::new(move |topic: &str, queue: i32, max: i64| {
+        sink.borrow_mut().push((topic.to_owned(), queue, max));
+    }));
+    store.put(encode_simple("Hear", 2, b"a", "")).await.unwrap();
+    // `put` returns after the unit is visible, so the listener already ran.
+    assert_eq!(heard.borrow().as_slice(), &[("Hear".to_owned(), 2, 1)]);
+    store.put(encode_simple("Hear", 2, b"b", "")).await.unwrap();
+    assert_eq!(heard.borrow().last(), Some(&("Hear".to_owned(), 2, 2)));
+}
+
+#[compio::test]
+async fn timestamp_search_finds_the_first_record_stored_at_or_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MessageStore::open(config(dir.path())).await.unwrap();
+    let mut stamps = Vec::new();
+    for _ in 0..20 {
+        stamps.push(
+            store
+                .put(encode_simple("Time", 0, b"t", ""))
+                .await
+                .unwrap()
+                .store_timestamp,
+        );
+        compio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert_eq!(
+        store.earliest_store_time("Time", 0).await.unwrap(),
+        Some(stamps[0])
+    );
+    for (i, ts) in stamps.iter().enumerate() {
+        let first = stamps.iter().position(|s| s >= ts).unwrap();
+        assert_eq!(
+            store.offset_by_timestamp("Time", 0, *ts).await.unwrap(),
+            first as i64,
+            "record {i}"
+        );
+    }
+    assert_eq!(
+        store
+            .offset_by_timestamp("Time", 0, stamps[19] + 1)
+            .await
+            .unwrap(),
+        20
+    );
+    assert_eq!(store.offset_by_timestamp("Time", 0, 0).await.unwrap(), 0);
+}
