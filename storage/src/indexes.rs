@@ -7,6 +7,30 @@ use crate::consume_queue::{ConsumeQueues, CqUnit};
 use crate::key_index::{KEYS_PER_RECORD_MAX, KeyEntry, KeyIndex};
 use crate::log_record::{self, RecordError};
 
+/// The delay-message topic: its consume-queue tags code holds the delivery
+/// time instead of a tag hash (spec §5.2).
+pub const SCHEDULE_TOPIC: &str = "SCHEDULE_TOPIC_XXXX";
+/// RocketMQ's default `messageDelayLevel`, in ms, for levels 1..=18.
+pub const DELAY_LEVELS_MS: [i64; 18] = [
+    1_000, 5_000, 10_000, 30_000, 60_000, 120_000, 180_000, 240_000, 300_000, 360_000, 420_000,
+    480_000, 540_000, 600_000, 1_200_000, 1_800_000, 3_600_000, 7_200_000,
+];
+
+/// The tags code of a unit: Java `String.hashCode` of TAGS (0 without), or
+/// for the schedule topic the delivery time `store time + level delay`.
+fn tags_code(facts: &log_record::DispatchFacts<'_>) -> i64 {
+    if facts.topic == SCHEDULE_TOPIC {
+        let level = facts
+            .delay_level
+            .and_then(|l| l.parse::<usize>().ok())
+            .unwrap_or(1);
+        let index = level.clamp(1, DELAY_LEVELS_MS.len()) - 1;
+        let delay = DELAY_LEVELS_MS.get(index).copied().unwrap_or(0);
+        return facts.store_timestamp.saturating_add(delay);
+    }
+    facts.tags.map_or(0, log_record::tag_code)
+}
+
 /// Consume queues and key index of one store.
 #[derive(Debug, Default, Clone)]
 pub struct Indexes {
@@ -36,7 +60,7 @@ impl Indexes {
         let unit = CqUnit {
             physical_offset: facts.physical_offset,
             size: i32::try_from(record.len()).map_err(|_| RecordError::Truncated)?,
-            tags_code: facts.tags.map_or(0, log_record::tag_code),
+            tags_code: tags_code(&facts),
         };
         let queue = self.queues.get_or_create(facts.topic, facts.queue_id);
         if facts.queue_offset < queue.max_offset() {

@@ -207,6 +207,8 @@ pub struct DispatchFacts<'a> {
     /// `KEYS` (space separated), raw.
     pub keys: Option<&'a str>,
     pub unique_key: Option<&'a str>,
+    /// `DELAY` (delay level), raw.
+    pub delay_level: Option<&'a str>,
 }
 
 /// Reads the dispatch facts of a record.
@@ -223,6 +225,7 @@ pub fn dispatch_facts(record: &[u8]) -> Result<DispatchFacts<'_>, RecordError> {
         tags: property(properties, "TAGS"),
         keys: property(properties, "KEYS"),
         unique_key: property(properties, "UNIQ_KEY"),
+        delay_level: property(properties, "DELAY"),
     })
 }
 

@@ -128,3 +128,20 @@ async fn timestamp_search_finds_the_first_record_stored_at_or_after() {
     );
     assert_eq!(store.offset_by_timestamp("Time", 0, 0).await.unwrap(), 0);
 }
+
+#[compio::test]
+async fn schedule_topic_units_carry_the_delivery_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MessageStore::open(config(dir.path())).await.unwrap();
+    let put = store
+        .put(encode_simple(
+            "SCHEDULE_TOPIC_XXXX",
+            2,
+            b"later",
+            "DELAY\u{1}3",
+        ))
+        .await
+        .unwrap();
+    let got = store.get_messages("SCHEDULE_TOPIC_XXXX", 2, 0, 1, u32::MAX, None);
+    assert_eq!(got.records[0].tags_code, put.store_timestamp + 10_000);
+}
