@@ -84,13 +84,17 @@ fn type_name(serialize_type: SerializeType) -> &'static str {
 fn bench_send(c: &mut Criterion, serialize_type: SerializeType) {
     let command = send_v2_request(serialize_type);
     let mut frame = Default::default();
-    command.encode(&mut frame).unwrap_or_default();
+    command
+        .encode(&mut frame)
+        .expect("the benchmarked command encodes");
     let mut group = c.benchmark_group(format!("send_v2_1k_{}", type_name(serialize_type)));
     group.throughput(Throughput::Elements(1));
     group.bench_function("encode", |b| {
         let mut out = Default::default();
         b.iter(|| {
-            command.encode(&mut out).unwrap_or_default();
+            command
+                .encode(&mut out)
+                .expect("the benchmarked command encodes");
             out.clear();
         })
     });
@@ -113,7 +117,7 @@ fn bench_pull_response(c: &mut Criterion, serialize_type: SerializeType) {
     let mut frame = Default::default();
     command
         .encode_prefix(PULL_BODY_BYTES, &mut frame)
-        .unwrap_or_default();
+        .expect("the benchmarked command encodes");
     frame.extend_from_slice(&vec![0u8; PULL_BODY_BYTES]);
     let mut group = c.benchmark_group(format!("pull_response_{}", type_name(serialize_type)));
     group.throughput(Throughput::Elements(1));
@@ -122,7 +126,7 @@ fn bench_pull_response(c: &mut Criterion, serialize_type: SerializeType) {
         b.iter(|| {
             command
                 .encode_prefix(PULL_BODY_BYTES, &mut out)
-                .unwrap_or_default();
+                .expect("the benchmarked command encodes");
             out.clear();
         })
     });

@@ -193,7 +193,7 @@ impl RemotingCommand {
     }
 
     /// Appends the header bytes (no length words) in `self.serialize_type`.
-    pub(crate) fn write_header(&self, out: &mut BytesMut) -> Result<(), HeaderTooLong> {
+    pub(crate) fn write_header(&self, out: &mut BytesMut) -> Result<(), BinaryHeaderLimit> {
         match self.serialize_type {
             SerializeType::Json => {
                 self.write_json_header(out);
@@ -244,10 +244,10 @@ impl RemotingCommand {
         out.put_u8(b'}');
     }
 
-    fn write_binary_header(&self, out: &mut BytesMut) -> Result<(), HeaderTooLong> {
-        let code = i16::try_from(self.code).map_err(|_| HeaderTooLong::Code(self.code))?;
+    fn write_binary_header(&self, out: &mut BytesMut) -> Result<(), BinaryHeaderLimit> {
+        let code = i16::try_from(self.code).map_err(|_| BinaryHeaderLimit::Code(self.code))?;
         let version =
-            i16::try_from(self.version).map_err(|_| HeaderTooLong::Version(self.version))?;
+            i16::try_from(self.version).map_err(|_| BinaryHeaderLimit::Version(self.version))?;
         out.put_i16(code);
         out.put_u8(self.language.code());
         out.put_i16(version);
@@ -258,7 +258,7 @@ impl RemotingCommand {
         out.put_slice(remark.as_bytes());
         let mut fields_len: usize = 0;
         for (key, value) in &self.ext_fields {
-            i16::try_from(key.len()).map_err(|_| HeaderTooLong::Field("extFields key"))?;
+            i16::try_from(key.len()).map_err(|_| BinaryHeaderLimit::Field("extFields key"))?;
             fields_len = fields_len.saturating_add(2 + key.len() + 4 + value.len());
         }
         out.put_i32(i32_len(fields_len, "extFields")?);
@@ -276,7 +276,7 @@ impl RemotingCommand {
 /// Why header fields cannot be written in the binary header (the frame
 /// layer turns this into its encode error).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum HeaderTooLong {
+pub enum BinaryHeaderLimit {
     /// The binary header stores `code` as an i16.
     #[error("code {0} does not fit the binary header's 16 bits")]
     Code(i32),
@@ -288,8 +288,8 @@ pub enum HeaderTooLong {
     Field(&'static str),
 }
 
-fn i32_len(len: usize, field: &'static str) -> Result<i32, HeaderTooLong> {
-    i32::try_from(len).map_err(|_| HeaderTooLong::Field(field))
+fn i32_len(len: usize, field: &'static str) -> Result<i32, BinaryHeaderLimit> {
+    i32::try_from(len).map_err(|_| BinaryHeaderLimit::Field(field))
 }
 
 fn put_int(out: &mut BytesMut, value: i32) {
@@ -833,7 +833,7 @@ mod tests {
         command.serialize_type = SerializeType::RocketMq;
         assert_eq!(
             command.write_header(&mut BytesMut::new()),
-            Err(HeaderTooLong::Code(70_000))
+            Err(BinaryHeaderLimit::Code(70_000))
         );
     }
 

@@ -21,7 +21,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::command::{CommandError, HeaderTooLong, RemotingCommand, SerializeType};
+use crate::command::{BinaryHeaderLimit, CommandError, RemotingCommand, SerializeType};
 
 /// Java's default `com.rocketmq.remoting.frameMaxLength`: the largest whole
 /// frame (length field included) a peer accepts.
@@ -76,7 +76,7 @@ pub enum EncodeError {
     FrameTooLarge { frame_bytes: usize },
     /// A field does not fit the binary header.
     #[error(transparent)]
-    Header(#[from] HeaderTooLong),
+    Header(#[from] BinaryHeaderLimit),
 }
 
 /// Splits a byte stream into commands. Feed it the connection's read
