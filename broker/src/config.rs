@@ -65,6 +65,8 @@ pub struct BrokerConfig {
     pub segment_bytes: u64,
     /// Hours a commit-log segment is kept (`fileReservedTime`).
     pub retention_hours: u64,
+    /// Sends are refused while the data disk is fuller than this (percent).
+    pub disk_usage_max_percent: u8,
     /// Create unknown topics on first send through the `TBW102` template.
     pub auto_create_topic_enable: bool,
     /// Create unknown subscription groups on first use.
@@ -104,6 +106,7 @@ impl Default for BrokerConfig {
             flush_mode: FlushMode::Async,
             segment_bytes: 1024 * 1024 * 1024,
             retention_hours: 72,
+            disk_usage_max_percent: 90,
             auto_create_topic_enable: true,
             auto_create_subscription_group: true,
             default_topic_queue_nums: 8,
@@ -267,6 +270,9 @@ impl BrokerConfig {
                 ),
             );
         }
+        if !(1..=100).contains(&self.disk_usage_max_percent) {
+            return invalid("disk_usage_max_percent", "must be within 1..=100".into());
+        }
         if self.broker_name.is_empty() || self.cluster_name.is_empty() {
             return invalid(
                 "broker_name",
@@ -360,6 +366,7 @@ const ENV_KEYS: &[&str] = &[
     "flush_mode",
     "segment_bytes",
     "retention_hours",
+    "disk_usage_max_percent",
     "auto_create_topic_enable",
     "auto_create_subscription_group",
     "default_topic_queue_nums",
@@ -392,6 +399,7 @@ fn key_doc(key: &str) -> Option<&'static str> {
         "flush_mode" => "\"async\" (ASYNC_FLUSH) or \"sync\" (SYNC_FLUSH, group commit).",
         "segment_bytes" => "Commit-log segment size in bytes.",
         "retention_hours" => "Hours a commit-log segment is kept.",
+        "disk_usage_max_percent" => "Sends are refused while the data disk is fuller than this.",
         "auto_create_topic_enable" => "Create unknown topics on first send (TBW102 template).",
         "auto_create_subscription_group" => "Create unknown consumer groups on first use.",
         "default_topic_queue_nums" => "Queues of TBW102, the auto-create template.",

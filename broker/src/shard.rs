@@ -40,6 +40,8 @@ use crate::transfer::SegmentMaps;
 pub const SHARD_INBOX_MAX: usize = 65_536;
 /// How long a stopping shard waits for in-flight requests to finish.
 pub const DRAIN_WAIT_MS_MAX: u64 = 5_000;
+/// Period of the retention check (expired segment deletion).
+pub const RETENTION_PERIOD_MS: u64 = 60_000;
 /// Poll period of the drain wait.
 const DRAIN_POLL_MS: u64 = 10;
 
@@ -264,6 +266,7 @@ async fn run(start: ShardStart) {
     });
     crate::long_poll::install_wakeup(&shard);
     let accept = compio::runtime::spawn(accept_loop(shard.clone(), listener));
+    let retention = compio::runtime::spawn(retention_loop(shard.clone()));
     let _ = ready.send(Ok(()));
     while let Ok(message) = inbox.recv_async().await {
         if matches!(message, ShardMessage::Shutdown) {
@@ -272,6 +275,7 @@ async fn run(start: ShardStart) {
         compio::runtime::spawn(shard.clone().serve(message)).detach();
     }
     drop(accept);
+    drop(retention);
     stop(&shard).await;
 }
 
@@ -292,6 +296,14 @@ async fn stop(shard: &Rc<Shard>) {
     }
     shard.store.shutdown().await;
     tracing::info!(shard = shard.id, "shard stopped");
+}
+
+/// Deletes expired segments every [`RETENTION_PERIOD_MS`].
+async fn retention_loop(shard: Rc<Shard>) {
+    loop {
+        compio::time::sleep(Duration::from_millis(RETENTION_PERIOD_MS)).await;
+        shard.store.run_retention().await;
+    }
 }
 
 async fn accept_loop(shard: Rc<Shard>, listener: compio::net::TcpListener) {

@@ -187,6 +187,7 @@ impl ShardStore {
             u16::try_from(id).map_err(|_| format!("shard id {id} too large"))?;
         store_config.segment_bytes = config.segment_bytes;
         store_config.retention_hours = config.retention_hours;
+        store_config.disk_usage_max_percent = config.disk_usage_max_percent;
         store_config.flush = match config.flush_mode {
             FlushMode::Async => ringmq_storage::FlushMode::Async {
                 interval_ms: ASYNC_FLUSH_INTERVAL_MS,

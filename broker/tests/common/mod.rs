@@ -29,16 +29,21 @@ pub fn test_config(dir: &Path, shards: usize) -> BrokerConfig {
         data_dir: dir.to_owned(),
         shards,
         segment_bytes: 64 * 1024 * 1024,
+        disk_usage_max_percent: 100,
         ..BrokerConfig::default()
     }
 }
 
 pub fn start(dir: &Path, shards: usize) -> BrokerHandle {
+    start_with(test_config(dir, shards))
+}
+
+pub fn start_with(config: BrokerConfig) -> BrokerHandle {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
         .try_init();
-    Broker::start(test_config(dir, shards)).unwrap()
+    Broker::start(config).unwrap()
 }
 
 /// A blocking RocketMQ remoting client.
