@@ -312,3 +312,80 @@ fn rand_suffix() -> u64 {
 fn _assert_send(c: PushConsumer) -> Arc<PushConsumer> {
     Arc::new(c)
 }
+
+#[tokio::test]
+async fn when_a_consumer_leaves_the_other_takes_its_queues_from_the_committed_offsets() {
+    let cluster = FakeCluster::start(1).await;
+    cluster.create_topic("T", 4);
+    let (b1, mut rx1) = collecting(consumer(&cluster, "cg", "T", "*"));
+    let c1 = b1
+        .intervals(Duration::from_secs(3600), Duration::from_millis(100))
+        .start()
+        .await
+        .unwrap();
+    let (b2, mut rx2) = collecting(consumer(&cluster, "cg", "T", "*"));
+    let c2 = b2
+        .intervals(Duration::from_secs(3600), Duration::from_millis(100))
+        .start()
+        .await
+        .unwrap();
+    c1.rebalance().await;
+    let only_t = |qs: Vec<ringmq_client::MessageQueue>| -> Vec<_> {
+        qs.into_iter().filter(|q| q.topic == "T").collect()
+    };
+    assert_eq!(only_t(c1.assigned_queues()).len(), 2);
+    assert_eq!(only_t(c2.assigned_queues()).len(), 2);
+    produce(
+        &cluster,
+        "T",
+        (0..20).map(|i| Message::new("T", format!("{i}"))).collect(),
+    )
+    .await;
+    let mut seen = BTreeSet::new();
+    let mut first = Vec::new();
+    for _ in 0..2_000 {
+        while let Ok(m) = rx1.try_recv() {
+            first.push(m);
+        }
+        while let Ok(m) = rx2.try_recv() {
+            first.push(m);
+        }
+        if first.len() >= 20 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(first.len(), 20);
+    seen.extend(first.iter().map(|m| m.msg_id.clone()));
+    // c2 leaves (committing and unregistering); c1 is told and takes over.
+    c2.shutdown().await;
+    let mut notify = RemotingCommand::request(request::NOTIFY_CONSUMER_IDS_CHANGED);
+    notify
+        .ext_fields
+        .insert("consumerGroup".into(), "cg".into());
+    notify.set_oneway();
+    cluster.push_to_clients(0, notify).await;
+    eventually(|| only_t(c1.assigned_queues()).len() == 4).await;
+    produce(
+        &cluster,
+        "T",
+        (20..28)
+            .map(|i| Message::new("T", format!("{i}")))
+            .collect(),
+    )
+    .await;
+    let later = receive(&mut rx1, 8).await;
+    for m in &later {
+        assert!(
+            seen.insert(m.msg_id.clone()),
+            "message {} delivered twice",
+            m.msg_id
+        );
+    }
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), rx1.recv())
+            .await
+            .is_err()
+    );
+    c1.shutdown().await;
+}

@@ -244,7 +244,9 @@ pub async fn pull(
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
         subscription: spec.expression.map(str::to_string),
         sub_version: spec.sub_version,
-        expression_type: spec.expression.map(|_| "TAG".to_string()),
+        // Java always names the expression type, even when the broker is to
+        // use the heartbeat's subscription (bit 2 clear).
+        expression_type: Some("TAG".to_string()),
         max_msg_bytes: None,
         bname: None,
     };

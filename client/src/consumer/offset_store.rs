@@ -256,6 +256,27 @@ mod tests {
         std::fs::remove_dir_all(dir).unwrap();
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_offset_table_survives_a_save_and_load(
+            entries in proptest::collection::vec(("[a-zA-Z%_-]{1,20}", "[a-z@-]{1,12}", 0i32..64, any_offset()), 0..40)
+        ) {
+            let dir = temp_dir("prop");
+            let file = LocalOffsetFile::new(&dir, "c", "g");
+            let table: HashMap<MessageQueue, i64> = entries
+                .into_iter()
+                .map(|(t, b, q, o)| (MessageQueue::new(t, b, q), o))
+                .collect();
+            file.save(&table).unwrap();
+            proptest::prop_assert_eq!(file.load().unwrap(), table);
+            std::fs::remove_dir_all(dir).unwrap();
+        }
+    }
+
+    fn any_offset() -> impl proptest::strategy::Strategy<Value = i64> {
+        proptest::prelude::any::<i64>()
+    }
+
     #[test]
     fn increase_only_updates_never_go_backwards() {
         let table = OffsetTable::default();

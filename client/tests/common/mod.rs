@@ -347,7 +347,14 @@ async fn broker_reply(
             b.lock().unwrap().heartbeats.push(hb);
             Some(ok(&cmd))
         }
-        request::UNREGISTER_CLIENT => Some(ok(&cmd)),
+        request::UNREGISTER_CLIENT => {
+            let h: UnregisterClientRequestHeader = cmd.decode_header().unwrap();
+            b.lock()
+                .unwrap()
+                .heartbeats
+                .retain(|hb| hb.client_id != h.client_id);
+            Some(ok(&cmd))
+        }
         request::SEND_MESSAGE_V2 | request::SEND_BATCH_MESSAGE => Some(send_reply(b, &cmd)),
         request::PULL_MESSAGE => Some(pull_reply(b, &cmd, peer).await),
         request::QUERY_CONSUMER_OFFSET => {
