@@ -438,7 +438,7 @@ impl Inner {
         }
         if !fits {
             let marker = log_record::blank_marker(seg_bytes - (at - base));
-            push_chunk(&mut log, at, &marker, target);
+            push_chunk(&mut log, seg_bytes, at, &marker, target);
             log.reserve_at = target;
             self.allocator_wake.notify();
         }
@@ -461,7 +461,7 @@ impl Inner {
             // Cannot fail: `validate` parsed this record.
             let _ = log_record::stamp(record, queue_offset, physical_offset, timestamp);
             let len = record.len() as u64;
-            push_chunk(&mut log, at, record, at + len);
+            push_chunk(&mut log, seg_bytes, at, record, at + len);
             log.reserve_at = at + len;
             results.push(PutResult {
                 physical_offset,
@@ -706,9 +706,12 @@ fn next_queue_offset<'a>(
 }
 
 /// Appends bytes to the pending chunk they continue, or starts a new one.
-fn push_chunk(log: &mut LogState, at: u64, bytes: &[u8], end: u64) {
+/// A chunk never spans segments (a blank marker can end exactly at a
+/// segment's end, making the next segment's first record look contiguous).
+fn push_chunk(log: &mut LogState, seg_bytes: u64, at: u64, bytes: &[u8], end: u64) {
     if let Some(tail) = log.pending.back_mut() {
-        let contiguous = tail.at + tail.bytes.len() as u64 == at && tail.end == at;
+        let same_segment = tail.at / seg_bytes == at / seg_bytes;
+        let contiguous = same_segment && tail.at + tail.bytes.len() as u64 == at && tail.end == at;
         if contiguous && tail.bytes.len() + bytes.len() <= WRITE_BATCH_BYTES_MAX {
             tail.bytes.extend_from_slice(bytes);
             tail.end = end;

@@ -161,3 +161,31 @@ async fn a_crashed_store_reopens_with_every_record_and_rebuilt_queues() {
     assert_eq!(total, 200);
     assert_eq!(pulled(&store, "C", 2, 0, 100).await.len(), 66);
 }
+
+#[compio::test]
+async fn a_record_after_an_eight_byte_blank_marker_lands_in_the_next_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), FlushMode::Sync { timeout_ms: 5000 });
+    cfg.segment_bytes = 4096;
+    let store = MessageStore::open(cfg).await.unwrap();
+    // 96 bytes of fixed part + topic "E"; fill the segment to leave exactly
+    // 8 bytes, the smallest blank marker.
+    let fixed = encode_simple("E", 0, b"", "").len();
+    let first = store
+        .put(encode_simple("E", 0, &vec![1u8; 4096 - 8 - fixed], ""))
+        .await
+        .unwrap();
+    assert_eq!(first.physical_offset, 0);
+    let second = store
+        .put(encode_simple("E", 0, b"next", "KEYS\u{1}k2"))
+        .await
+        .unwrap();
+    assert_eq!(second.physical_offset, 4096);
+    assert_eq!(pulled(&store, "E", 0, 0, 8).await.len(), 2);
+    assert_eq!(store.query_keys("E", "k2", 4, 0, i64::MAX), vec![4096]);
+    drop(store);
+    let mut cfg = config(dir.path(), FlushMode::Sync { timeout_ms: 5000 });
+    cfg.segment_bytes = 4096;
+    let reopened = MessageStore::open(cfg).await.unwrap();
+    assert_eq!(pulled(&reopened, "E", 0, 0, 8).await.len(), 2);
+}

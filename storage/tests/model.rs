@@ -223,7 +223,7 @@ async fn check_pull(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     #[test]
     fn store_agrees_with_an_in_memory_model(ops in proptest::collection::vec(op(), 1..60), sync in any::<bool>()) {
