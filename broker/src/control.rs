@@ -41,6 +41,7 @@ pub fn run(state: Arc<BrokerState>, events: flume::Receiver<ControlEvent>) {
     let register_every = Duration::from_millis(state.config.register_period_ms);
     let persist_every = Duration::from_millis(state.config.offset_persist_period_ms);
     let scan_every = Duration::from_millis(CLIENT_SCAN_PERIOD_MS);
+    let mut links = registration::NameserverLinks::default();
     let mut next_register = Instant::now();
     let mut next_persist = Instant::now() + persist_every;
     let mut next_scan = Instant::now() + scan_every;
@@ -49,7 +50,7 @@ pub fn run(state: Arc<BrokerState>, events: flume::Receiver<ControlEvent>) {
     loop {
         let now = Instant::now();
         if now >= next_register {
-            registration::register_all(&state);
+            registration::register_all(&state, &mut links);
             next_register = Instant::now() + register_every;
         }
         if now >= next_persist {
@@ -79,7 +80,7 @@ pub fn run(state: Arc<BrokerState>, events: flume::Receiver<ControlEvent>) {
     persist_offsets(&state, &files, true);
     persist_groups(&state, &files, true);
     persist_topics(&state, &files);
-    registration::unregister_all(&state);
+    registration::unregister_all(&state, &mut links);
     tracing::info!("control thread stopped");
 }
 

@@ -5,7 +5,12 @@
 //! Runs on the control thread with blocking sockets and timeouts, so a slow
 //! or dead nameserver never stalls a shard. Each nameserver is tried once per
 //! round; a failure is logged and retried at the next round.
+//!
+//! The connection to each nameserver is kept open between rounds
+//! ([`NameserverLinks`]), as Java brokers do: a nameserver drops a broker as
+//! soon as the connection it registered over closes.
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
@@ -34,8 +39,42 @@ struct RegisterBrokerBody {
     filter_server_list: Vec<String>,
 }
 
+/// Open connections to the nameservers, one per address, reused across
+/// registration rounds and reopened after any failure.
+#[derive(Default)]
+pub struct NameserverLinks {
+    streams: HashMap<String, TcpStream>,
+    next_opaque: i32,
+}
+
+impl NameserverLinks {
+    /// Sends `command` to `address` and waits for its reply, reusing the open
+    /// connection; a broken one is replaced by a fresh connection once.
+    fn call(
+        &mut self,
+        address: &str,
+        command: &RemotingCommand,
+    ) -> std::io::Result<RemotingCommand> {
+        self.next_opaque = self.next_opaque.wrapping_add(1);
+        let command = command.clone().with_opaque(self.next_opaque);
+        if let Some(stream) = self.streams.get_mut(address) {
+            match exchange(stream, &command) {
+                Ok(reply) => return Ok(reply),
+                Err(err) => {
+                    tracing::debug!(address, %err, "nameserver connection broken; reconnecting");
+                    self.streams.remove(address);
+                }
+            }
+        }
+        let mut stream = connect(address)?;
+        let reply = exchange(&mut stream, &command)?;
+        self.streams.insert(address.to_owned(), stream);
+        Ok(reply)
+    }
+}
+
 /// Registers with every nameserver; returns how many accepted.
-pub fn register_all(state: &BrokerState) -> usize {
+pub fn register_all(state: &BrokerState, links: &mut NameserverLinks) -> usize {
     let wrapper = lock(&state.topics).to_wrapper();
     let body = match ringmq_net::body::encode_json(&RegisterBrokerBody {
         topic_config_serialize_wrapper: wrapper,
@@ -69,7 +108,7 @@ pub fn register_all(state: &BrokerState) -> usize {
         .with_body(body);
     let mut accepted = 0;
     for nameserver in &config.nameservers {
-        match call(nameserver, &command) {
+        match links.call(nameserver, &command) {
             Ok(reply) if reply.code == response::SUCCESS => accepted += 1,
             Ok(reply) => {
                 tracing::warn!(nameserver, code = reply.code, remark = ?reply.remark, "registration refused")
@@ -80,8 +119,9 @@ pub fn register_all(state: &BrokerState) -> usize {
     accepted
 }
 
-/// Unregisters from every nameserver (graceful shutdown).
-pub fn unregister_all(state: &BrokerState) {
+/// Unregisters from every nameserver (graceful shutdown) and closes the
+/// connections.
+pub fn unregister_all(state: &BrokerState, links: &mut NameserverLinks) {
     let config = &state.config;
     let command = RemotingCommand::request(request::UNREGISTER_BROKER).with_header(
         &UnregisterBrokerRequestHeader {
@@ -92,21 +132,28 @@ pub fn unregister_all(state: &BrokerState) {
         },
     );
     for nameserver in &config.nameservers {
-        if let Err(err) = call(nameserver, &command) {
+        if let Err(err) = links.call(nameserver, &command) {
             tracing::warn!(nameserver, %err, "unregistration failed");
         }
     }
+    links.streams.clear();
 }
 
-/// One request/response exchange on a fresh connection.
-fn call(address: &str, command: &RemotingCommand) -> std::io::Result<RemotingCommand> {
+/// Opens a connection with the call timeouts set.
+fn connect(address: &str) -> std::io::Result<TcpStream> {
     let timeout = Duration::from_millis(NAMESERVER_CALL_TIMEOUT_MS);
     let target = address.to_socket_addrs()?.next().ok_or_else(|| {
         std::io::Error::new(std::io::ErrorKind::NotFound, "address resolves to nothing")
     })?;
-    let mut stream = TcpStream::connect_timeout(&target, timeout)?;
+    let stream = TcpStream::connect_timeout(&target, timeout)?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
+    Ok(stream)
+}
+
+/// One request/response exchange on an open connection: the reply is the
+/// response frame carrying the request's opaque.
+fn exchange(stream: &mut TcpStream, command: &RemotingCommand) -> std::io::Result<RemotingCommand> {
     let mut out = BytesMut::new();
     command
         .encode(&mut out)
@@ -117,7 +164,9 @@ fn call(address: &str, command: &RemotingCommand) -> std::io::Result<RemotingCom
     let mut chunk = [0u8; 4096];
     for _ in 0..REPLY_READS_MAX {
         match decoder.decode(&mut buf) {
-            Ok(Some(reply)) if reply.is_response() => return Ok(reply),
+            Ok(Some(reply)) if reply.is_response() && reply.opaque == command.opaque => {
+                return Ok(reply);
+            }
             Ok(Some(_)) => continue,
             Ok(None) => {}
             Err(err) => {
