@@ -34,6 +34,7 @@ pub mod config;
 pub mod connection;
 pub mod control;
 pub mod groups;
+pub mod locks;
 pub mod long_poll;
 pub mod message;
 pub mod offsets;

@@ -38,6 +38,7 @@ pub struct BrokerState {
     pub groups: Mutex<SubscriptionGroupTable>,
     pub offsets: Mutex<ConsumerOffsetTable>,
     pub clients: Mutex<ClientRegistry>,
+    pub locks: Mutex<crate::locks::QueueLocks>,
     /// Inbox of each shard, indexed by shard id.
     pub shards: Vec<flume::Sender<ShardMessage>>,
     pub control: flume::Sender<ControlEvent>,
@@ -85,6 +86,7 @@ impl BrokerState {
             groups: Mutex::new(groups),
             offsets: Mutex::new(offsets),
             clients: Mutex::new(ClientRegistry::default()),
+            locks: Mutex::new(crate::locks::QueueLocks::default()),
             shards,
             control,
             started_ms: crate::clock::now_ms(),

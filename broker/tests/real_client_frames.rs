@@ -127,6 +127,17 @@ fn captured_client_requests_are_served() {
     );
     assert_eq!(retried[0].reconsume_times, 1);
 
+    // orderly consumers lock and unlock their queues
+    let reply = client.call(fixture("ordered-03-req-code41.bin").unwrap());
+    assert_eq!(reply.code, response::SUCCESS, "{:?}", reply.remark);
+    let locked = String::from_utf8_lossy(&reply.body).into_owned();
+    assert!(
+        locked.contains("lockOKMQSet") && locked.contains("queueId"),
+        "{locked}"
+    );
+    let reply = client.call(fixture("ordered-05-req-code42.bin").unwrap());
+    assert_eq!(reply.code, response::SUCCESS, "{:?}", reply.remark);
+
     // nothing unanswered is left, and no stray replies to one-way requests
     assert!(
         client

@@ -125,3 +125,39 @@ pub fn check_client_config(req: &RemotingCommand) -> Reply {
         _ => Reply::command(success(req)),
     }
 }
+
+/// LOCK_BATCH_MQ: locks queues for an orderly consumer; replies with the
+/// queues the client now holds.
+pub fn lock_batch(shard: &Rc<Shard>, req: &RemotingCommand) -> Reply {
+    use ringmq_net::body::queue::{LockBatchRequestBody, LockBatchResponseBody};
+    let body: LockBatchRequestBody = match json_body(req, "LockBatchRequestBody") {
+        Ok(body) => body,
+        Err(reply) => return reply,
+    };
+    let queues: Vec<_> = body.mq_set.into_iter().collect();
+    let granted = lock(&shard.state.locks).lock(
+        &body.consumer_group,
+        &body.client_id,
+        &queues,
+        crate::clock::now_ms(),
+    );
+    let answer = LockBatchResponseBody {
+        lock_ok_mq_set: granted.into_iter().collect(),
+    };
+    match ringmq_net::body::encode_json(&answer) {
+        Ok(bytes) => Reply::command(success(req).with_body(bytes)),
+        Err(err) => error(req, response::SYSTEM_ERROR, err.to_string()),
+    }
+}
+
+/// UNLOCK_BATCH_MQ: releases the client's locks on the listed queues.
+pub fn unlock_batch(shard: &Rc<Shard>, req: &RemotingCommand) -> Reply {
+    use ringmq_net::body::queue::UnlockBatchRequestBody;
+    let body: UnlockBatchRequestBody = match json_body(req, "UnlockBatchRequestBody") {
+        Ok(body) => body,
+        Err(reply) => return reply,
+    };
+    let queues: Vec<_> = body.mq_set.into_iter().collect();
+    lock(&shard.state.locks).unlock(&body.consumer_group, &body.client_id, &queues);
+    Reply::command(success(req))
+}

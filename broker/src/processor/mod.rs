@@ -65,6 +65,8 @@ pub async fn process(
         request::UNREGISTER_CLIENT => client::unregister(shard, connection, &req),
         request::GET_CONSUMER_LIST_BY_GROUP => client::consumer_list(shard, &req),
         request::CHECK_CLIENT_CONFIG => client::check_client_config(&req),
+        request::LOCK_BATCH_MQ => client::lock_batch(shard, &req),
+        request::UNLOCK_BATCH_MQ => client::unlock_batch(shard, &req),
         request::UPDATE_AND_CREATE_TOPIC => admin::create_topic(shard, &req),
         request::DELETE_TOPIC_IN_BROKER => admin::delete_topic(shard, &req),
         request::GET_ALL_TOPIC_CONFIG => admin::all_topic_config(shard, &req),
