@@ -63,6 +63,8 @@ pub enum ShardMessage {
     Queue(QueueQuery, oneshot::Sender<QueueAnswer>),
     ReadRecord(i64, oneshot::Sender<Option<RecordAt>>),
     QueryKey(KeyQuery, oneshot::Sender<Vec<RecordAt>>),
+    /// Delete a topic's stored data (DELETE_TOPIC_IN_BROKER).
+    DeleteTopic(String, oneshot::Sender<()>),
     /// Stop accepting, finish in-flight work, flush, exit.
     Shutdown,
 }
@@ -165,6 +167,19 @@ impl Shard {
         found
     }
 
+    /// Deletes a topic's stored data on every shard.
+    pub async fn delete_topic(self: &Rc<Self>, topic: &str) {
+        for owner in 0..self.state.shard_count() {
+            if owner == self.id {
+                self.store.delete_topic(topic).await;
+            } else {
+                let topic = topic.to_owned();
+                self.forward(owner, |tx| ShardMessage::DeleteTopic(topic, tx))
+                    .await;
+            }
+        }
+    }
+
     /// Serves one forwarded message (runs as its own task).
     async fn serve(self: Rc<Self>, message: ShardMessage) {
         match message {
@@ -182,6 +197,10 @@ impl Shard {
             }
             ShardMessage::QueryKey(query, reply) => {
                 let _ = reply.send(self.store.query_key(&query).await);
+            }
+            ShardMessage::DeleteTopic(topic, reply) => {
+                self.store.delete_topic(&topic).await;
+                let _ = reply.send(());
             }
             ShardMessage::Shutdown => {}
         }

@@ -69,9 +69,9 @@ pub fn create_topic(shard: &Rc<Shard>, req: &RemotingCommand) -> Reply {
     Reply::command(success(req))
 }
 
-/// DELETE_TOPIC_IN_BROKER: forgets the topic and its committed offsets.
-/// (The stored messages stay until retention removes their segments.)
-pub fn delete_topic(shard: &Rc<Shard>, req: &RemotingCommand) -> Reply {
+/// DELETE_TOPIC_IN_BROKER: forgets the topic, its committed offsets and
+/// its consume queues on every shard.
+pub async fn delete_topic(shard: &Rc<Shard>, req: &RemotingCommand) -> Reply {
     let head: DeleteTopicRequestHeader = match header(req) {
         Ok(head) => head,
         Err(reply) => return reply,
@@ -86,9 +86,11 @@ pub fn delete_topic(shard: &Rc<Shard>, req: &RemotingCommand) -> Reply {
             ),
         );
     }
-    if lock(&shard.state.topics).remove(&head.topic) {
+    let removed = lock(&shard.state.topics).remove(&head.topic);
+    if removed {
         lock(&shard.state.offsets).remove_topic(&head.topic);
         shard.state.signal(ControlEvent::TopicsChanged);
+        shard.delete_topic(&head.topic).await;
     }
     Reply::command(success(req))
 }

@@ -68,7 +68,7 @@ pub async fn process(
         request::LOCK_BATCH_MQ => client::lock_batch(shard, &req),
         request::UNLOCK_BATCH_MQ => client::unlock_batch(shard, &req),
         request::UPDATE_AND_CREATE_TOPIC => admin::create_topic(shard, &req),
-        request::DELETE_TOPIC_IN_BROKER => admin::delete_topic(shard, &req),
+        request::DELETE_TOPIC_IN_BROKER => admin::delete_topic(shard, &req).await,
         request::GET_ALL_TOPIC_CONFIG => admin::all_topic_config(shard, &req),
         request::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP => admin::create_group(shard, &req),
         request::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => admin::all_groups(shard, &req),
