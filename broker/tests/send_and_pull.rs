@@ -7,8 +7,8 @@ mod common;
 
 use bytes::Bytes;
 use common::*;
-use ringmq_broker::message::{BatchEntry, encode_batch};
 use ringmq_broker::shard::owner_of;
+use ringmq_net::batch::{BatchEntry, encode_batch};
 use ringmq_net::code::{request, response};
 use ringmq_net::command::RemotingCommand;
 use ringmq_net::header::SendMessageRequestHeaderV2;
@@ -91,7 +91,11 @@ fn batch_send_stores_consecutive_offsets_with_batch_properties_appended() {
     let reply = client.call(
         RemotingCommand::request(request::SEND_BATCH_MESSAGE)
             .with_header(&header)
-            .with_body(encode_batch(&entries)),
+            .with_body({
+                let mut body = Vec::new();
+                encode_batch(&entries, &mut body).unwrap();
+                body
+            }),
     );
     assert_eq!(reply.code, response::SUCCESS, "{:?}", reply.remark);
     assert_eq!(ext(&reply, "queueOffset"), "0");

@@ -25,7 +25,7 @@ use ringmq_net::record::{self, MessageRecord, TransactionType};
 
 use super::{Reply, error, header, success};
 use crate::connection::Connection;
-use crate::message::{self, BatchEntry};
+use crate::message;
 use crate::shard::Shard;
 use crate::state::{ControlEvent, lock};
 use crate::store::{PutJob, PutOutcome, PutStatus};
@@ -33,6 +33,7 @@ use crate::topics::{
     DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX, SEND_FORBIDDEN_TOPICS, TopicConfig,
     validate_topic_name,
 };
+use ringmq_net::batch::{self as batch_body, BatchEntry};
 
 /// Region reported in every send response (`MSG_REGION`).
 const REGION: &str = "DefaultRegion";
@@ -286,16 +287,19 @@ fn batch_records(
     batch_properties: &str,
 ) -> Result<Vec<Vec<u8>>, String> {
     let entries =
-        message::decode_batch(&req.body).map_err(|err| format!("bad batch body: {err}"))?;
+        batch_body::decode_batch(&req.body).map_err(|err| format!("bad batch body: {err}"))?;
+    if entries.is_empty() {
+        return Err("the batch holds no message".to_owned());
+    }
     entries
         .into_iter()
         .map(
             |BatchEntry {
                  flag,
                  body,
-                 mut properties,
+                 properties,
              }| {
-                message::append_properties(&mut properties, batch_properties);
+                let properties = batch_body::append_batch_properties(&properties, batch_properties);
                 record_bytes(shard, connection.peer, head, target, body, flag, properties)
             },
         )
