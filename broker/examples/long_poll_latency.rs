@@ -4,6 +4,8 @@
 //! send to reading the pull answer. Queues of both shards are used.
 //!
 //! `cargo run -p ringmq-broker --example long_poll_latency [rounds]`
+// A harness: `next` is a [_; 2] indexed by `round % 2`.
+#![allow(clippy::indexing_slicing)]
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
