@@ -52,6 +52,8 @@ use crate::watermark::{Notify, Watermark};
 pub const WRITE_BATCH_BYTES_MAX: usize = 1 << 20;
 /// Most records in one `put_batch`.
 pub const BATCH_RECORDS_MAX: usize = 4096;
+/// How many in-progress index persists a caller waits out before giving up.
+const PERSIST_WAITS_MAX: usize = 4;
 /// How many times `put` waits for a segment to appear before giving up.
 const SEGMENT_WAITS_MAX: usize = 4;
 
@@ -117,6 +119,8 @@ pub(crate) struct Inner {
     pub arrival_listener: RefCell<Option<ArrivalListener>>,
     pub published: Arc<AtomicU64>,
     pub index_persisting: Cell<bool>,
+    /// Callers waiting for an index persist in progress to finish.
+    pub index_persist_waiters: RefCell<Vec<oneshot::Sender<()>>>,
     _lock: std::fs::File,
 }
 
@@ -196,6 +200,7 @@ impl MessageStore {
             arrival_listener: RefCell::new(None),
             published: Arc::new(AtomicU64::new(log_end)),
             index_persisting: Cell::new(false),
+            index_persist_waiters: RefCell::new(Vec::new()),
             _lock: recovered.lock,
             config,
         });
@@ -350,6 +355,8 @@ impl MessageStore {
         }
         flushed?;
         self.inner.index_persisting.set(false);
+        // A persist cancelled with its task never releases its waiters.
+        self.inner.index_persist_waiters.borrow_mut().clear();
         self.inner.persist_indexes().await?;
         let abort = self.inner.config.abort_path();
         compio::fs::remove_file(&abort)
@@ -581,13 +588,29 @@ impl Inner {
 
     /// Writes pending consume-queue and key-index bytes, syncs them and
     /// records the checkpoint. One at a time; never holds a borrow across I/O.
+    /// One persist at a time: a caller arriving during one waits for it and
+    /// then persists again, so everything dispatched before the call is
+    /// covered when it returns.
     async fn persist_indexes(&self) -> Result<(), PutError> {
-        if self.index_persisting.replace(true) {
-            return Ok(());
+        for _ in 0..PERSIST_WAITS_MAX {
+            if !self.index_persisting.replace(true) {
+                let result = self.persist_indexes_once().await;
+                self.index_persisting.set(false);
+                let waiters = std::mem::take(&mut *self.index_persist_waiters.borrow_mut());
+                for waiter in waiters {
+                    let _ = waiter.send(());
+                }
+                return result.map_err(|err| {
+                    PutError::SegmentUnavailable(format!("persisting indexes: {err}"))
+                });
+            }
+            let (sender, receiver) = oneshot::channel();
+            self.index_persist_waiters.borrow_mut().push(sender);
+            let _ = receiver.await;
         }
-        let result = self.persist_indexes_once().await;
-        self.index_persisting.set(false);
-        result.map_err(|err| PutError::SegmentUnavailable(format!("persisting indexes: {err}")))
+        Err(PutError::SegmentUnavailable(
+            "index persist kept being busy".into(),
+        ))
     }
 
     async fn persist_indexes_once(&self) -> std::io::Result<()> {
