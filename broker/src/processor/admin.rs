@@ -57,7 +57,11 @@ pub fn create_topic(shard: &Rc<Shard>, req: &RemotingCommand) -> Reply {
         read_queue_nums: head.read_queue_nums,
         write_queue_nums: head.write_queue_nums,
         perm: head.perm & 0x7,
-        topic_filter_type: head.topic_filter_type.clone(),
+        topic_filter_type: if head.topic_filter_type == "MULTI_TAG" {
+            "MULTI_TAG".to_owned()
+        } else {
+            "SINGLE_TAG".to_owned()
+        },
         topic_sys_flag: head.topic_sys_flag.unwrap_or(0),
         order: head.order,
     };
