@@ -304,3 +304,37 @@ fn load_queue(dir: &Path) -> std::io::Result<ConsumeQueue> {
     }
     Ok(queue)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn cq_unit_round_trips(phys in 0i64..i64::MAX, size in 1i32..i32::MAX, tags in any::<i64>()) {
+            let unit = CqUnit { physical_offset: phys, size, tags_code: tags };
+            prop_assert_eq!(CqUnit::decode(&unit.encode()), Some(unit));
+        }
+
+        #[test]
+        fn cq_unit_decoding_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
+            if let Some(unit) = CqUnit::decode(&bytes) {
+                prop_assert!(unit.size > 0 && unit.physical_offset >= 0);
+            }
+        }
+
+        #[test]
+        fn units_are_found_at_their_logical_offsets(count in 0usize..200, per_file in 1u64..20) {
+            let mut queue = ConsumeQueue::default();
+            for i in 0..count {
+                queue.push(CqUnit { physical_offset: i as i64 * 100, size: 100, tags_code: 0 }, per_file);
+            }
+            prop_assert_eq!(queue.max_offset(), count as i64);
+            for i in 0..count {
+                prop_assert_eq!(queue.unit(i as i64).map(|u| u.physical_offset), Some(i as i64 * 100));
+            }
+            prop_assert_eq!(queue.unit(count as i64), None);
+        }
+    }
+}

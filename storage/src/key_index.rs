@@ -192,3 +192,28 @@ impl RetainEntries for Vec<u8> {
 pub fn file_path(root: &Path, segment_base: u64) -> std::path::PathBuf {
     root.join(crate::segment::file_name(segment_base))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn key_entry_round_trips(hash in any::<u64>(), local in any::<u64>(), ts in any::<i64>()) {
+            let entry = KeyEntry { local_offset: local, store_timestamp: ts };
+            prop_assert_eq!(decode_entry(&encode_entry(hash, entry)), Some((hash, entry)));
+        }
+
+        #[test]
+        fn loading_a_key_file_keeps_only_whole_entries_below_the_end(
+            bytes in proptest::collection::vec(any::<u8>(), 0..200),
+            end in any::<u64>(),
+        ) {
+            let mut index = KeyIndex::default();
+            let kept = index.load_file(0, &bytes, end);
+            prop_assert_eq!(kept % KEY_ENTRY_BYTES as u64, 0);
+            prop_assert!(kept <= bytes.len() as u64);
+        }
+    }
+}
