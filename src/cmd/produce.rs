@@ -1,10 +1,264 @@
-//! `ringmq produce`: not built yet.
+//! `ringmq produce`: sends messages from the shell and prints where each one
+//! went, so a person can try ringmq (or any RocketMQ 4.x cluster) by hand.
+//!
+//! The body is the BODY argument, the contents of `--file`, or — when
+//! neither is given — one message per line of stdin. Each send prints one
+//! line:
+//!
+//! ```text
+//! msgId=<UNIQ_KEY> offsetMsgId=<broker id> queue=<broker>/<queueId> queueOffset=<n> status=<SendOk|...>
+//! ```
+
+use std::io::BufRead;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use ringmq_client::Message;
+use ringmq_client::producer::{Producer, SendResult};
+
+/// The standalone nameserver address, the default of `--namesrv`.
+pub const STANDALONE_NAMESRV: &str = "127.0.0.1:9876";
+
+/// Longest stdin line sent as one message (a message body's limit).
+pub const STDIN_LINE_BYTES_MAX: usize = ringmq_client::message::BODY_SIZE_MAX;
+
+/// Most stdin lines one invocation sends.
+pub const STDIN_LINES_MAX: u64 = 10_000_000;
 
 /// Flags of `ringmq produce`.
-#[derive(clap::Args)]
-pub struct Args {}
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Nameserver address(es), `host:port[;host:port]`.
+    #[arg(long, env = "RINGMQ_NAMESRV", default_value = STANDALONE_NAMESRV)]
+    pub namesrv: String,
+    /// Topic to send to.
+    #[arg(long)]
+    pub topic: String,
+    /// Tag of every message.
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// A key of every message (repeatable).
+    #[arg(long = "key")]
+    pub keys: Vec<String>,
+    /// A user property `name=value` of every message (repeatable).
+    #[arg(long = "property", value_parser = parse_property)]
+    pub properties: Vec<(String, String)>,
+    /// Delay level (1 = 1 s ... 18 = 2 h in RocketMQ's default table).
+    #[arg(long)]
+    pub delay_level: Option<u32>,
+    /// Producer group.
+    #[arg(long, default_value = "ringmq-cli-producer")]
+    pub group: String,
+    /// Send the contents of this file as one message.
+    #[arg(long, conflicts_with = "body")]
+    pub file: Option<PathBuf>,
+    /// The message body; without it (and without --file) each stdin line is
+    /// one message.
+    pub body: Option<String>,
+}
+
+/// Parses `name=value` (the name must not be empty; the value may be).
+pub fn parse_property(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
+        _ => Err(format!("expected name=value, got {text:?}")),
+    }
+}
 
 /// Runs the subcommand.
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    Err(super::not_implemented("produce"))
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    runtime.block_on(produce(args))
+}
+
+async fn produce(args: Args) -> anyhow::Result<()> {
+    let producer = Producer::builder(args.group.as_str())
+        .namesrv(&args.namesrv)
+        .build()
+        .context("cannot build the producer")?;
+    let outcome = send_all(&producer, &args).await;
+    producer.shutdown().await;
+    outcome
+}
+
+/// Sends the body, the file or every stdin line; stops at the first error.
+async fn send_all(producer: &Producer, args: &Args) -> anyhow::Result<()> {
+    if let Some(body) = &args.body {
+        return send_one(producer, args, body.clone().into_bytes()).await;
+    }
+    if let Some(path) = &args.file {
+        let body =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        return send_one(producer, args, body).await;
+    }
+    let (lines, mut next_line) = stdin_lines();
+    let mut sent = 0u64;
+    while let Some(line) = next_line.recv().await {
+        let line = line.context("cannot read stdin")?;
+        send_one(producer, args, line.into_bytes()).await?;
+        sent += 1;
+        if sent >= STDIN_LINES_MAX {
+            eprintln!("stopping after {STDIN_LINES_MAX} lines");
+            break;
+        }
+    }
+    drop(next_line);
+    let _ = lines.join();
+    Ok(())
+}
+
+/// Reads stdin on a thread (blocking reads) and hands lines over.
+fn stdin_lines() -> (
+    std::thread::JoinHandle<()>,
+    tokio::sync::mpsc::Receiver<std::io::Result<String>>,
+) {
+    const LINES_BUFFERED_MAX: usize = 64;
+    let (tx, rx) = tokio::sync::mpsc::channel(LINES_BUFFERED_MAX);
+    let reader = std::thread::spawn(move || {
+        let stdin = std::io::stdin();
+        for line in stdin.lock().lines() {
+            let line = line.and_then(|l| {
+                if l.len() > STDIN_LINE_BYTES_MAX {
+                    Err(std::io::Error::other(format!(
+                        "a line of {} bytes exceeds {STDIN_LINE_BYTES_MAX}",
+                        l.len()
+                    )))
+                } else {
+                    Ok(l)
+                }
+            });
+            if tx.blocking_send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (reader, rx)
+}
+
+async fn send_one(producer: &Producer, args: &Args, body: Vec<u8>) -> anyhow::Result<()> {
+    let sent = producer
+        .send(message(args, body))
+        .await
+        .context("send failed")?;
+    println!("{}", describe(&sent));
+    Ok(())
+}
+
+/// The message `args` describe, carrying `body`.
+pub fn message(args: &Args, body: Vec<u8>) -> Message {
+    let mut msg = Message::new(args.topic.as_str(), body);
+    if let Some(tag) = &args.tag {
+        msg = msg.with_tags(tag.as_str());
+    }
+    if !args.keys.is_empty() {
+        msg = msg.with_keys(args.keys.iter().map(String::as_str));
+    }
+    for (name, value) in &args.properties {
+        msg = msg.with_property(name.as_str(), value.as_str());
+    }
+    if let Some(level) = args.delay_level {
+        msg = msg.with_delay_level(level);
+    }
+    msg
+}
+
+/// One line about a send: ids, queue, offset, status.
+pub fn describe(sent: &SendResult) -> String {
+    format!(
+        "msgId={} offsetMsgId={} queue={}/{} queueOffset={} status={:?}",
+        sent.msg_id,
+        sent.offset_msg_id,
+        sent.queue.broker_name,
+        sent.queue.queue_id,
+        sent.queue_offset,
+        sent.status
+    )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn parse(argv: &[&str]) -> Result<Args, clap::Error> {
+        Cli::try_parse_from(std::iter::once("produce").chain(argv.iter().copied())).map(|c| c.args)
+    }
+
+    #[test]
+    fn namesrv_defaults_to_the_standalone_address() {
+        let args = parse(&["--topic", "T"]).unwrap();
+        assert_eq!(args.namesrv, STANDALONE_NAMESRV);
+        assert!(args.body.is_none() && args.file.is_none());
+    }
+
+    #[test]
+    fn flags_become_message_tags_keys_properties_and_delay() {
+        let args = parse(&[
+            "--topic",
+            "T",
+            "--tag",
+            "TagA",
+            "--key",
+            "k1",
+            "--key",
+            "k2",
+            "--property",
+            "color=blue",
+            "--property",
+            "empty=",
+            "--delay-level",
+            "3",
+            "hello",
+        ])
+        .unwrap();
+        let msg = message(&args, args.body.clone().unwrap().into_bytes());
+        assert_eq!(msg.topic(), "T");
+        assert_eq!(msg.tags(), Some("TagA"));
+        assert_eq!(msg.keys(), vec!["k1", "k2"]);
+        assert_eq!(msg.property("color"), Some("blue"));
+        assert_eq!(msg.property("empty"), Some(""));
+        assert_eq!(msg.delay_level(), 3);
+        assert_eq!(&msg.body()[..], b"hello");
+    }
+
+    #[test]
+    fn a_property_without_equals_or_name_is_refused() {
+        assert!(parse(&["--topic", "T", "--property", "novalue"]).is_err());
+        assert!(parse(&["--topic", "T", "--property", "=v"]).is_err());
+    }
+
+    #[test]
+    fn body_and_file_are_exclusive() {
+        assert!(parse(&["--topic", "T", "--file", "/tmp/x", "body"]).is_err());
+    }
+
+    #[test]
+    fn a_send_is_described_with_ids_queue_offset_and_status() {
+        let sent = SendResult {
+            status: ringmq_client::producer::SendStatus::SendOk,
+            msg_id: "AAA".into(),
+            offset_msg_id: "BBB".into(),
+            queue: ringmq_client::MessageQueue {
+                topic: "T".into(),
+                broker_name: "broker-a".into(),
+                queue_id: 3,
+            },
+            queue_offset: 42,
+            region_id: None,
+        };
+        assert_eq!(
+            describe(&sent),
+            "msgId=AAA offsetMsgId=BBB queue=broker-a/3 queueOffset=42 status=SendOk"
+        );
+    }
 }
