@@ -45,7 +45,9 @@ impl Default for FlushMode {
 pub enum FaultPoint {
     /// The write of appended bytes into a commit-log segment.
     CommitLogWrite,
-    /// The fdatasync of a commit-log segment.
+    /// The fdatasync of a commit-log segment. An error of kind `TimedOut`
+    /// does not fail the sync but delays it by `store::SYNC_STALL` (a slow
+    /// disk); any other error fails it.
     CommitLogSync,
     /// Creating and preallocating a new commit-log segment.
     SegmentCreate,

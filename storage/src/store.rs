@@ -52,6 +52,9 @@ use crate::watermark::{Notify, Watermark};
 pub const WRITE_BATCH_BYTES_MAX: usize = 1 << 20;
 /// Most records in one `put_batch`.
 pub const BATCH_RECORDS_MAX: usize = 4096;
+/// How long an injected slow fdatasync (a `TimedOut` fault at
+/// `FaultPoint::CommitLogSync`) stalls before syncing.
+pub const SYNC_STALL: Duration = Duration::from_millis(300);
 /// How many in-progress index persists a caller waits out before giving up.
 const PERSIST_WAITS_MAX: usize = 4;
 /// How many times `put` waits for a segment to appear before giving up.
@@ -875,6 +878,11 @@ async fn flush_once(inner: &Inner) -> bool {
         .collect();
     for file in files {
         let result = match inner.config.fault(FaultPoint::CommitLogSync) {
+            // Injected slow disk: the sync succeeds, but late.
+            Some(err) if err.kind() == std::io::ErrorKind::TimedOut => {
+                compio::time::sleep(SYNC_STALL).await;
+                file.sync_data().await
+            }
             Some(err) => Err(err),
             None => file.sync_data().await,
         };

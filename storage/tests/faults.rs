@@ -150,3 +150,37 @@ async fn enospc_creating_a_segment_refuses_writes_without_crashing_and_recovers(
     store.put(record(9)).await.unwrap();
     assert!(store.read_only_reason().is_none());
 }
+
+#[compio::test]
+async fn a_slow_fdatasync_reports_flush_timeout_but_keeps_the_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let slow = Arc::new(AtomicBool::new(false));
+    let armed = slow.clone();
+    let probe: FaultProbe = Arc::new(move |at| {
+        (at == FaultPoint::CommitLogSync && armed.load(Ordering::SeqCst))
+            .then(|| std::io::Error::from(std::io::ErrorKind::TimedOut))
+    });
+    // The injected stall (300 ms) is far above the 20 ms sync-flush timeout.
+    let mut cfg = config(dir.path(), FlushMode::Sync { timeout_ms: 20 });
+    cfg.fault_probe = Some(probe);
+    let store = MessageStore::open(cfg).await.unwrap();
+    slow.store(true, Ordering::SeqCst);
+    let late = store.put(record(1)).await;
+    let Err(PutError::FlushTimeout(results)) = late else {
+        panic!("expected FLUSH_DISK_TIMEOUT, got {late:?}");
+    };
+    assert_eq!(results.len(), 1);
+    // Stored and visible even though not yet durable.
+    assert_eq!(
+        store
+            .get_messages("Faults", 0, 0, 8, u32::MAX, None)
+            .records
+            .len(),
+        1
+    );
+    slow.store(false, Ordering::SeqCst);
+    store.flush().await.unwrap();
+    assert!(store.flushed_offset() > results[0].physical_offset as u64);
+    assert!(store.read_only_reason().is_none());
+    store.put(record(2)).await.unwrap();
+}
