@@ -14,8 +14,11 @@ use crate::persist::write_atomically;
 use crate::registration;
 use crate::state::{BrokerState, ControlEvent, lock};
 
-/// Period of the client-channel expiry scan (RocketMQ: 10 s).
+/// Period of the client-channel expiry scan (RocketMQ: 10 s); shorter when
+/// the idle expiry itself is shorter than twice that.
 pub const CLIENT_SCAN_PERIOD_MS: u64 = 10_000;
+/// Shortest client-channel expiry scan period.
+pub const CLIENT_SCAN_PERIOD_MS_MIN: u64 = 50;
 
 /// The broker's config files.
 pub struct ConfigFiles {
@@ -40,7 +43,11 @@ pub fn run(state: Arc<BrokerState>, events: flume::Receiver<ControlEvent>) {
     let files = ConfigFiles::under(&state.config.data_dir);
     let register_every = Duration::from_millis(state.config.register_period_ms);
     let persist_every = Duration::from_millis(state.config.offset_persist_period_ms);
-    let scan_every = Duration::from_millis(CLIENT_SCAN_PERIOD_MS);
+    let scan_every = Duration::from_millis(
+        CLIENT_SCAN_PERIOD_MS
+            .min(state.config.client_idle_expiry_ms / 2)
+            .max(CLIENT_SCAN_PERIOD_MS_MIN),
+    );
     let mut links = registration::NameserverLinks::default();
     let mut next_register = Instant::now();
     let mut next_persist = Instant::now() + persist_every;

@@ -118,3 +118,25 @@ fn joining_consumer_is_listed_and_announced_to_the_group() {
     assert!(empty, "the closed consumer is still listed");
     broker.shutdown();
 }
+
+#[test]
+fn silent_client_channel_expires_and_its_connection_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path(), 1);
+    config.client_idle_expiry_ms = 300;
+    let broker = start_with(config);
+    let mut silent = Client::connect(broker.local_addr());
+    assert_eq!(
+        silent.call(heartbeat("10.0.0.9@s", "quiet")).code,
+        response::SUCCESS
+    );
+    // event 1: the broker closes the silent client's connection
+    assert!(silent.is_closed_by_peer(REPLY_WAIT));
+    // event 2: the group no longer lists it
+    let mut observer = Client::connect(broker.local_addr());
+    assert_eq!(
+        consumer_list(&mut observer, "quiet").code,
+        response::SYSTEM_ERROR
+    );
+    broker.shutdown();
+}
