@@ -25,7 +25,13 @@
 //!   client registry) behind short-held mutexes.
 //! - [`control`]: a plain thread for persistence, nameserver registration
 //!   and client expiry.
-//! - [`long_poll`], [`transfer`] (zero-copy pull bodies), [`config`].
+//! - [`long_poll`], [`transfer`] (zero-copy pull bodies), [`locks`]
+//!   (orderly-consumer queue locks), [`message`], [`config`].
+//!
+//! On disk: `<data_dir>/shard-<i>/` is shard `i`'s store;
+//! `<data_dir>/config/{topics,subscriptionGroup,consumerOffset}.json` hold
+//! the metadata in RocketMQ's shapes. A data directory must be reopened
+//! with the same shard count (checked at start).
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::indexing_slicing))]
 
 pub mod clients;
@@ -113,6 +119,7 @@ impl Broker {
             path: config.data_dir.clone(),
             source,
         })?;
+        check_shard_count(&config, shard_count)?;
         let files = ConfigFiles::under(&config.data_dir);
         let topics: Option<TopicConfigWrapper> = load(&files.topics)?;
         let groups: Option<SubscriptionGroupWrapper> = load(&files.groups)?;
@@ -193,6 +200,35 @@ impl Broker {
         );
         Ok(handle)
     }
+}
+
+/// Queue ownership depends on the shard count, so a data directory must
+/// always be served with the count it was created with.
+fn check_shard_count(config: &BrokerConfig, shard_count: usize) -> Result<(), StartError> {
+    let existing = std::fs::read_dir(&config.data_dir)
+        .map_err(|source| StartError::DataDir {
+            path: config.data_dir.clone(),
+            source,
+        })?
+        .filter_map(Result::ok)
+        .filter(|entry| {
+            entry
+                .file_name()
+                .to_str()
+                .and_then(|name| name.strip_prefix("shard-"))
+                .is_some_and(|id| id.parse::<usize>().is_ok())
+        })
+        .count();
+    if existing > 0 && existing != shard_count {
+        return Err(StartError::Config(ConfigError::Invalid {
+            key: "shards",
+            message: format!(
+                "the data directory {} holds {existing} shards; queues are assigned by shard count, so set shards = {existing}",
+                config.data_dir.display()
+            ),
+        }));
+    }
+    Ok(())
 }
 
 /// Reads a JSON config file if it exists.

@@ -92,6 +92,10 @@ fn committed_offsets_and_messages_survive_a_restart() {
         std::fs::read_to_string(dir.path().join("config").join("consumerOffset.json")).unwrap();
     assert!(saved.contains("Durable@g"), "{saved}");
 
+    let refused = ringmq_broker::Broker::start(test_config(dir.path(), 3))
+        .err()
+        .unwrap();
+    assert!(refused.to_string().contains("shards"), "{refused}");
     let broker = start(dir.path(), 2);
     let mut client = Client::connect(broker.local_addr());
     assert_eq!(ext(&query(&mut client, "g", "Durable", 0), "offset"), "2");
