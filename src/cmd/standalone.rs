@@ -53,9 +53,8 @@ impl EmbeddedCluster {
     /// Starts the nameserver, then the broker registered with it; returns
     /// once both listen.
     pub fn start(args: &Args) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&args.data_dir).with_context(|| {
-            format!("cannot create the data dir {}", args.data_dir.display())
-        })?;
+        std::fs::create_dir_all(&args.data_dir)
+            .with_context(|| format!("cannot create the data dir {}", args.data_dir.display()))?;
         let namesrv_config = NameserverConfig {
             listen: SocketAddr::new(args.host, args.namesrv_port),
             ..NameserverConfig::default()
@@ -76,7 +75,9 @@ impl EmbeddedCluster {
         if let Some(segment_bytes) = args.segment_bytes {
             broker_config.segment_bytes = segment_bytes;
         }
-        broker_config.validate().context("invalid broker settings")?;
+        broker_config
+            .validate()
+            .context("invalid broker settings")?;
         let broker = Broker::start(broker_config).context("cannot start the broker")?;
         Ok(Self {
             nameserver,
