@@ -122,14 +122,27 @@ pub async fn start_consumers(
     Ok(consumers)
 }
 
+/// Polls between two rebalance nudges while waiting for the assignment.
+pub const POLLS_PER_NUDGE: u32 = 10;
+
 /// Waits until the consumers together hold `queues` queues; false if
-/// [`ASSIGN_WAIT`] passed first.
+/// [`ASSIGN_WAIT`] passed first. Rebalances them now and then meanwhile:
+/// a topic the broker has just auto-created reaches the nameserver a
+/// moment later, and a consumer that looked too early would otherwise
+/// wait for its next 20 s rebalance.
 pub async fn wait_assigned(consumers: &[PushConsumer], queues: usize) -> bool {
     let deadline = tokio::time::Instant::now() + ASSIGN_WAIT;
+    let mut polls = 0u32;
     while tokio::time::Instant::now() < deadline {
         let held: usize = consumers.iter().map(|c| c.assigned_queues().len()).sum();
         if held >= queues {
             return true;
+        }
+        polls += 1;
+        if polls % POLLS_PER_NUDGE == 0 {
+            for consumer in consumers {
+                consumer.rebalance().await;
+            }
         }
         tokio::time::sleep(ASSIGN_POLL).await;
     }

@@ -359,8 +359,19 @@ async fn bench_consume(
         &receipt,
     )
     .await?;
+    let queues = producers
+        .first()
+        .context("no producer")?
+        .queues(&args.topic)
+        .await
+        .context("no route for the topic")?
+        .len();
     let wait = args.time_bound().max(RECEIVE_DRAIN_WAIT);
-    let _ = tokio::time::timeout(wait, receipt.reached.notified()).await;
+    let _ = tokio::time::timeout(wait, async {
+        drain::wait_assigned(&consumers, queues).await;
+        receipt.reached.notified().await;
+    })
+    .await;
     let elapsed = started.elapsed();
     bar.finish();
     drain::stop_consumers(&consumers).await;
