@@ -133,7 +133,7 @@ pub struct BrokerOptions {
     pub name: String,
     /// Cluster name.
     pub cluster: String,
-    /// `--flush sync` (group-commit fsync before the send is acknowledged).
+    /// `--flush-mode sync` (group-commit fsync before the send is acknowledged).
     pub flush_sync: bool,
     /// Commit-log segment size (`RINGMQ_SEGMENT_BYTES`); small, because
     /// segments are preallocated and tests run many brokers at once.
@@ -265,21 +265,21 @@ fn broker_args(
 ) -> Vec<String> {
     let mut args = vec![
         "broker".to_string(),
-        "--listen".into(),
-        format!("127.0.0.1:{port}"),
-        "--namesrv".into(),
+        "--listen-address".into(),
+        "127.0.0.1".into(),
+        "--listen-port".into(),
+        port.to_string(),
+        "--nameservers".into(),
         namesrv.to_string(),
         "--data-dir".into(),
         dir.join("data").display().to_string(),
         "--broker-name".into(),
         options.name.clone(),
-        "--cluster".into(),
+        "--cluster-name".into(),
         options.cluster.clone(),
+        "--flush-mode".into(),
+        if options.flush_sync { "sync" } else { "async" }.into(),
     ];
-    if options.flush_sync {
-        args.push("--flush".into());
-        args.push("sync".into());
-    }
     args.extend(options.extra_args.iter().cloned());
     args
 }

@@ -156,7 +156,7 @@ fn independent_client_consumes_everything_acknowledged_before_kill_9() {
             producer
                 .send_with_timeout(message(&topic, seq, "single"), common::SEND_TIMEOUT_MS)
                 .await
-                .unwrap_or_else(|e| panic!("send {seq}: {e}"))
+                .unwrap_or_else(|e| panic!("send {seq}: {}", common::error_chain(&e)))
                 .expect("a send result");
             want.insert(seq, expected(seq, "single"));
         }

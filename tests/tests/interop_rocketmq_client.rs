@@ -53,7 +53,9 @@ async fn send_all(
                 let result = producer
                     .send_with_timeout(message(&topic, seq, "single"), common::SEND_TIMEOUT_MS)
                     .await
-                    .unwrap_or_else(|e| panic!("single send {seq} failed: {e}"))
+                    .unwrap_or_else(|e| {
+                        panic!("single send {seq} failed: {}", common::error_chain(&e))
+                    })
                     .unwrap_or_else(|| panic!("single send {seq} returned no result"));
                 let broker = result.message_queue.map(|q| q.broker_name().to_string());
                 *brokers.entry(broker.unwrap_or_default()).or_insert(0) += 1;
@@ -75,7 +77,12 @@ async fn send_all(
                 let result = producer
                     .send_batch_with_timeout(batch, common::SEND_TIMEOUT_MS)
                     .await
-                    .unwrap_or_else(|e| panic!("batch send from {start} failed: {e}"));
+                    .unwrap_or_else(|e| {
+                        panic!(
+                            "batch send from {start} failed: {}",
+                            common::error_chain(&e)
+                        )
+                    });
                 let broker = result.message_queue.map(|q| q.broker_name().to_string());
                 *brokers.entry(broker.unwrap_or_default()).or_insert(0) += BATCH_SIZE;
                 start += BATCH_SIZE;
@@ -222,7 +229,12 @@ fn independent_client_auto_creates_a_topic_through_tbw102_and_reads_it_back() {
             producer
                 .send_with_timeout(message(&topic, seq, "single"), common::SEND_TIMEOUT_MS)
                 .await
-                .unwrap_or_else(|e| panic!("send {seq} to an unknown topic failed: {e}"))
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "send {seq} to an unknown topic failed: {}",
+                        common::error_chain(&e)
+                    )
+                })
                 .expect("a send result");
             want.insert(seq, expected(seq, "single"));
         }

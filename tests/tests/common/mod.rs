@@ -269,3 +269,20 @@ pub fn test_runtime() -> tokio::runtime::Runtime {
         .build()
         .expect("tokio runtime")
 }
+
+/// An error with its whole `source()` chain, for failure messages (the
+/// independent client's `Display` hides the details).
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = format!("{e}");
+    let mut next = e.source();
+    let mut depth = 0;
+    while let Some(cause) = next {
+        out.push_str(&format!(" <- {cause}"));
+        next = cause.source();
+        depth += 1;
+        if depth > 16 {
+            break;
+        }
+    }
+    out
+}
