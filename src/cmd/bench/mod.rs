@@ -294,6 +294,7 @@ fn report(args: &Args, tally: &Tally, elapsed: Duration) -> Report {
         latency: None,
         missing: None,
         stale: None,
+        duplicates: None,
         first_error: tally.first_error(),
     }
 }
@@ -383,6 +384,11 @@ async fn bench_consume(
     report.first_error = outcomes.tally.first_error();
     report.missing = Some(filled.saturating_sub(receipt.tally.messages()));
     report.stale = Some(receipt.stale.load(std::sync::atomic::Ordering::Relaxed));
+    report.duplicates = Some(
+        receipt
+            .duplicates
+            .load(std::sync::atomic::Ordering::Relaxed),
+    );
     Ok(report)
 }
 
@@ -390,6 +396,7 @@ async fn bench_e2e(args: &Args, namesrv: &str, producers: &[Producer]) -> anyhow
     let run_id = new_run_id();
     let receipt = Arc::new(Receipt::new(run_id, true)?);
     let group = format!("ringmq-bench-{run_id}");
+    drain::start_at_end(namesrv, &group, &args.topic).await?;
     let consumers = drain::start_consumers(
         namesrv,
         &args.topic,
@@ -444,6 +451,11 @@ async fn e2e_with(
     report.latency = receipt.latencies.as_ref().and_then(Latencies::summary);
     report.missing = Some(sent.saturating_sub(receipt.tally.messages()));
     report.stale = Some(receipt.stale.load(std::sync::atomic::Ordering::Relaxed));
+    report.duplicates = Some(
+        receipt
+            .duplicates
+            .load(std::sync::atomic::Ordering::Relaxed),
+    );
     Ok(report)
 }
 

@@ -149,6 +149,8 @@ pub struct Report {
     pub missing: Option<u64>,
     /// Messages received that another run sent (old backlog).
     pub stale: Option<u64>,
+    /// This run's messages delivered more than once (counted once).
+    pub duplicates: Option<u64>,
     /// The first error seen.
     pub first_error: Option<String>,
 }
@@ -208,6 +210,11 @@ impl Report {
                 "  stale      {stale} (older runs' messages, not counted)\n"
             ));
         }
+        if let Some(duplicates) = self.duplicates.filter(|d| *d > 0) {
+            out.push_str(&format!(
+                "  duplicates {duplicates} (redelivered, counted once)\n"
+            ));
+        }
         if let Some(error) = &self.first_error {
             out.push_str(&format!("  first error: {error}\n"));
         }
@@ -248,6 +255,7 @@ mod tests {
             latency,
             missing: None,
             stale: Some(0),
+            duplicates: Some(3),
             first_error: Some("send timed out".into()),
         }
     }
@@ -337,6 +345,7 @@ mod tests {
         );
         assert!(text.contains("first error: send timed out"), "{text}");
         assert!(!text.contains("stale"), "{text}");
+        assert!(text.contains("duplicates 3"), "{text}");
     }
 
     #[test]
