@@ -182,6 +182,7 @@ fn independent_client_consumes_everything_acknowledged_before_kill_9() {
             .expect("subscribe");
         consumer.register_message_listener_concurrently(CollectingListener(collector.clone()));
         consumer.start().await.expect("consumer start");
+        common::assert_route_readable(&mut consumer, &topic).await;
         let got = collector.wait_for(want.len(), CONSUME_WAIT_MAX).await;
         consumer.shutdown().await;
         println!("consumed after restart: {got}/{COUNT}");

@@ -56,6 +56,7 @@ fn independent_consumer_reads_what_ringmq_client_produced() {
         consumer
             .register_message_listener_concurrently(common::CollectingListener(collector.clone()));
         consumer.start().await.expect("independent consumer starts");
+        common::assert_route_readable(&mut consumer, &topic).await;
         let got = collector.wait_for(COUNT as usize, CONSUME_WAIT_MAX).await;
         consumer.shutdown().await;
         println!(

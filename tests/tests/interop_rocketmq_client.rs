@@ -129,6 +129,7 @@ async fn start_push_consumer(
         .expect("push subscribe");
     consumer.register_message_listener_concurrently(CollectingListener(collector));
     consumer.start().await.expect("push consumer start");
+    common::assert_route_readable(&mut consumer, &topic).await;
     consumer
 }
 
@@ -145,6 +146,12 @@ async fn lite_pull_all(namesrv: &str, topic: &str, collector: Collector, want: u
         .expect("lite pull consumer builds");
     consumer.subscribe(topic).await.expect("lite subscribe");
     consumer.start().await.expect("lite pull consumer start");
+    if let Err(e) = consumer.fetch_message_queues(topic).await {
+        panic!(
+            "the lite pull consumer cannot read the route of {topic}: {}",
+            common::error_chain(&e)
+        );
+    }
     let deadline = tokio::time::Instant::now() + CONSUME_WAIT_MAX;
     while tokio::time::Instant::now() < deadline && collector.distinct() < want {
         for msg in consumer.poll_with_timeout(POLL_TIMEOUT_MS).await {

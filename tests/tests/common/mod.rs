@@ -61,6 +61,22 @@ pub async fn start_producer(namesrv: &str, group: &str) -> ClientResult<DefaultM
     Ok(producer)
 }
 
+/// Fails the test at once, with the client's reason, when the independent
+/// push consumer cannot read the topic's route (otherwise it would just
+/// receive nothing until the test's wait runs out).
+pub async fn assert_route_readable(
+    consumer: &mut rocketmq_client_rust::DefaultMQPushConsumer,
+    topic: &str,
+) {
+    match consumer.fetch_subscribe_message_queues(topic).await {
+        Ok(queues) => assert!(!queues.is_empty(), "route of {topic} has no readable queue"),
+        Err(e) => panic!(
+            "the independent consumer cannot read the route of {topic}: {}",
+            error_chain(&e)
+        ),
+    }
+}
+
 /// What a test message carries, to compare with what arrives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expected {
