@@ -129,7 +129,7 @@ async fn start_push_consumer(
         .expect("push subscribe");
     consumer.register_message_listener_concurrently(CollectingListener(collector));
     consumer.start().await.expect("push consumer start");
-    common::assert_route_readable(&mut consumer, &topic).await;
+    common::assert_route_readable(&mut consumer, topic).await;
     consumer
 }
 
