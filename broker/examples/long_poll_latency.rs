@@ -76,7 +76,7 @@ fn send(topic: &str, queue_id: i32) -> RemotingCommand {
         .with_header(&SendMessageRequestHeader {
             producer_group: "pg".into(),
             topic: topic.into(),
-            default_topic: "TBW102".into(),
+            default_topic: ringmq_net::topic::AUTO_CREATE_TOPIC.into(),
             default_topic_queue_nums: 4,
             queue_id,
             sys_flag: 0,

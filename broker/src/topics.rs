@@ -17,6 +17,13 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use crate::config::BrokerConfig;
+// The naming facts (template topic, retry/DLQ prefixes, forbidden topics,
+// length limit) live in `ringmq_net::topic`; re-exported for existing callers.
+use ringmq_net::topic::{self as names, SYSTEM_TOPIC_PREFIX, SYSTEM_TOPICS, TopicNameError};
+pub use ringmq_net::topic::{
+    AUTO_CREATE_TOPIC, DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX, SEND_FORBIDDEN_TOPICS,
+    TOPIC_NAME_BYTES_MAX,
+};
 
 /// Permission bit: messages may be read (pulled).
 pub const PERM_READ: i32 = 0x4;
@@ -27,43 +34,12 @@ pub const PERM_INHERIT: i32 = 0x1;
 /// Read + write, the permission of an ordinary topic.
 pub const PERM_READ_WRITE: i32 = PERM_READ | PERM_WRITE;
 
-/// The auto-create template topic.
-pub const AUTO_CREATE_TOPIC: &str = "TBW102";
 /// Queue count of an explicitly created topic when none is given.
 pub const CREATED_TOPIC_QUEUE_NUMS: i32 = 8;
 /// Upper bound on a topic's queue count (RocketMQ has none; we keep tables bounded).
 pub const TOPIC_QUEUE_NUMS_MAX: i32 = 1024;
-/// Longest topic name (the record's topic length is a signed byte).
-pub const TOPIC_NAME_BYTES_MAX: usize = 127;
 /// Upper bound on the number of topics a broker keeps.
 pub const TOPICS_MAX: usize = 100_000;
-/// Prefix of a consumer group's retry topic.
-pub const RETRY_GROUP_TOPIC_PREFIX: &str = "%RETRY%";
-/// Prefix of a consumer group's dead-letter topic.
-pub const DLQ_GROUP_TOPIC_PREFIX: &str = "%DLQ%";
-
-/// Topics producers may not send to directly.
-pub const SEND_FORBIDDEN_TOPICS: &[&str] = &[
-    "SCHEDULE_TOPIC_XXXX",
-    "RMQ_SYS_TRANS_HALF_TOPIC",
-    "RMQ_SYS_TRANS_OP_HALF_TOPIC",
-    "TRANS_CHECK_MAX_TIME_TOPIC",
-    "SELF_TEST_TOPIC",
-    "OFFSET_MOVED_EVENT",
-];
-
-/// Topics that UPDATE_AND_CREATE_TOPIC must not touch.
-const SYSTEM_TOPICS: &[&str] = &[
-    AUTO_CREATE_TOPIC,
-    "SCHEDULE_TOPIC_XXXX",
-    "BenchmarkTest",
-    "RMQ_SYS_TRANS_HALF_TOPIC",
-    "RMQ_SYS_TRANS_OP_HALF_TOPIC",
-    "RMQ_SYS_TRACE_TOPIC",
-    "SELF_TEST_TOPIC",
-    "OFFSET_MOVED_EVENT",
-    "TRANS_CHECK_MAX_TIME_TOPIC",
-];
 
 /// One topic's configuration (`TopicConfig.java`), in Java's JSON shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -225,8 +201,7 @@ impl TopicTable {
         if let Some(existing) = self.topics.get(topic) {
             return Ok((existing.clone(), false));
         }
-        if topic.starts_with(RETRY_GROUP_TOPIC_PREFIX) || topic.starts_with(DLQ_GROUP_TOPIC_PREFIX)
-        {
+        if names::is_retry_topic(topic) || names::is_dlq_topic(topic) {
             let created = TopicConfig::new(topic, 1, PERM_READ_WRITE);
             self.upsert(created.clone())?;
             return Ok((created, true));
@@ -261,7 +236,7 @@ impl TopicTable {
 
     /// Creates `%RETRY%<group>` (1 queue, read-write) if missing.
     pub fn ensure_retry_topic(&mut self, group: &str) -> Result<bool, TopicRefusal> {
-        let name = format!("{RETRY_GROUP_TOPIC_PREFIX}{group}");
+        let name = names::retry_topic(group);
         if self.topics.contains_key(&name) {
             return Ok(false);
         }
@@ -274,44 +249,36 @@ pub fn is_system_topic(name: &str, config: &BrokerConfig) -> bool {
     SYSTEM_TOPICS.contains(&name)
         || name == config.cluster_name
         || name == config.broker_name
-        || name.starts_with("RMQ_SYS_")
+        || name.starts_with(SYSTEM_TOPIC_PREFIX)
 }
 
-/// Checks a topic name as `TopicValidator` does: non-empty, at most 127
-/// bytes, only `[%|a-zA-Z0-9_-]`. The error is the remark to send.
+/// Checks a topic name as `TopicValidator` does (see
+/// [`ringmq_net::topic::validate_topic_name`]). The error is the remark to send.
 pub fn validate_topic_name(name: &str) -> Result<(), String> {
-    if name.trim().is_empty() {
-        return Err("the specified topic is blank".to_owned());
-    }
-    if name.len() > TOPIC_NAME_BYTES_MAX {
-        return Err(format!(
+    names::validate_topic_name(name).map_err(|error| match error {
+        TopicNameError::Blank => "the specified topic is blank".to_owned(),
+        TopicNameError::TooLong { .. } => format!(
             "the specified topic is longer than topic max length {TOPIC_NAME_BYTES_MAX}"
-        ));
-    }
-    if let Some(bad) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '%' | '|' | '_' | '-')))
-    {
-        return Err(format!(
-            "the specified topic[{name}] contains illegal character {bad:?}; allowed: [%|a-zA-Z0-9_-]"
-        ));
-    }
-    Ok(())
+        ),
+        TopicNameError::IllegalCharacter { topic, character } => format!(
+            "the specified topic[{topic}] contains illegal character {character:?}; allowed: [%|a-zA-Z0-9_-]"
+        ),
+    })
 }
 
 /// The topics a broker creates at start-up (spec §6.1).
 fn system_topics(config: &BrokerConfig) -> Vec<TopicConfig> {
     let mut topics = vec![
-        TopicConfig::new("SELF_TEST_TOPIC", 1, PERM_READ_WRITE),
+        TopicConfig::new(names::SELF_TEST_TOPIC, 1, PERM_READ_WRITE),
         TopicConfig::new(&config.cluster_name, 16, PERM_INHERIT | PERM_READ_WRITE),
         TopicConfig::new(&config.broker_name, 1, PERM_INHERIT | PERM_READ_WRITE),
-        TopicConfig::new("OFFSET_MOVED_EVENT", 1, PERM_READ_WRITE),
-        TopicConfig::new("SCHEDULE_TOPIC_XXXX", 18, PERM_READ_WRITE),
-        TopicConfig::new("RMQ_SYS_TRANS_HALF_TOPIC", 1, PERM_READ_WRITE),
-        TopicConfig::new("RMQ_SYS_TRANS_OP_HALF_TOPIC", 1, PERM_READ_WRITE),
-        TopicConfig::new("TRANS_CHECK_MAX_TIME_TOPIC", 1, PERM_READ_WRITE),
+        TopicConfig::new(names::OFFSET_MOVED_EVENT_TOPIC, 1, PERM_READ_WRITE),
+        TopicConfig::new(names::SCHEDULE_TOPIC, 18, PERM_READ_WRITE),
+        TopicConfig::new(names::TRANS_HALF_TOPIC, 1, PERM_READ_WRITE),
+        TopicConfig::new(names::TRANS_OP_HALF_TOPIC, 1, PERM_READ_WRITE),
+        TopicConfig::new(names::TRANS_CHECK_MAX_TIME_TOPIC, 1, PERM_READ_WRITE),
         TopicConfig::new(
-            &format!("{}_REPLY_TOPIC", config.cluster_name),
+            &format!("{}{}", config.cluster_name, names::REPLY_TOPIC_SUFFIX),
             1,
             PERM_READ_WRITE,
         ),
@@ -388,6 +355,25 @@ mod tests {
         assert!(validate_topic_name("bad topic").is_err());
         assert!(validate_topic_name("").is_err());
         assert!(validate_topic_name(&"x".repeat(128)).is_err());
+    }
+
+    #[test]
+    fn refusal_remarks_name_the_rule_broken() {
+        assert_eq!(
+            validate_topic_name(" "),
+            Err("the specified topic is blank".to_owned())
+        );
+        assert_eq!(
+            validate_topic_name(&"x".repeat(128)),
+            Err("the specified topic is longer than topic max length 127".to_owned())
+        );
+        assert_eq!(
+            validate_topic_name("a b"),
+            Err(
+                "the specified topic[a b] contains illegal character ' '; allowed: [%|a-zA-Z0-9_-]"
+                    .to_owned()
+            )
+        );
     }
 
     #[test]

@@ -31,7 +31,7 @@ use crate::remoting::{InboundRequest, RemotingClient, RemotingConfig, RemotingEr
 
 /// The topic whose route a producer borrows for a topic that does not exist
 /// yet (the broker auto-creates it on first send).
-pub const AUTO_CREATE_TOPIC_KEY: &str = "TBW102";
+pub const AUTO_CREATE_TOPIC_KEY: &str = ringmq_net::topic::AUTO_CREATE_TOPIC;
 /// Queues per broker for an auto-created topic (`defaultTopicQueueNums`).
 pub const DEFAULT_TOPIC_QUEUE_NUMS: i32 = 4;
 /// The inner producer group every Java client reports in heartbeats.

@@ -8,9 +8,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
+use ringmq_net::topic::{self as names, TopicNameError};
 
 /// Longest topic name a 4.x record can hold (signed-byte length).
-pub const TOPIC_LENGTH_MAX: usize = 127;
+pub const TOPIC_LENGTH_MAX: usize = ringmq_net::topic::TOPIC_NAME_BYTES_MAX;
 /// Longest producer/consumer group name (Java `CHARACTER_MAX_LENGTH`).
 pub const GROUP_LENGTH_MAX: usize = 255;
 /// Largest body a broker accepts by default (`maxMessageSize`, 4 MiB).
@@ -84,14 +85,7 @@ pub const RESERVED_PROPERTY_NAMES: &[&str] = &[
 ];
 
 /// Topics the broker refuses sends to (spec §2.3 step 2).
-pub const SEND_FORBIDDEN_TOPICS: &[&str] = &[
-    "SCHEDULE_TOPIC_XXXX",
-    "RMQ_SYS_TRANS_HALF_TOPIC",
-    "RMQ_SYS_TRANS_OP_HALF_TOPIC",
-    "TRANS_CHECK_MAX_TIME_TOPIC",
-    "SELF_TEST_TOPIC",
-    "OFFSET_MOVED_EVENT",
-];
+pub use ringmq_net::topic::SEND_FORBIDDEN_TOPICS;
 
 /// Why a message, topic or group was refused before sending.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -139,24 +133,20 @@ pub enum ValidationError {
     BatchIllegal(&'static str),
 }
 
-/// Checks a topic name against RocketMQ's rules.
+/// Checks a topic name against RocketMQ's rules
+/// ([`ringmq_net::topic::validate_topic_name`]).
 pub fn validate_topic(topic: &str) -> Result<(), ValidationError> {
-    if topic.trim().is_empty() {
-        return Err(ValidationError::TopicBlank);
-    }
-    if topic.len() > TOPIC_LENGTH_MAX {
-        return Err(ValidationError::TopicTooLong(topic.to_string()));
-    }
-    if !is_legal_name(topic) {
-        return Err(ValidationError::TopicIllegal(topic.to_string()));
-    }
-    Ok(())
+    names::validate_topic_name(topic).map_err(|error| match error {
+        TopicNameError::Blank => ValidationError::TopicBlank,
+        TopicNameError::TooLong { .. } => ValidationError::TopicTooLong(topic.to_string()),
+        TopicNameError::IllegalCharacter { .. } => ValidationError::TopicIllegal(topic.to_string()),
+    })
 }
 
 /// Checks a topic may be the target of a send.
 pub fn validate_send_topic(topic: &str) -> Result<(), ValidationError> {
     validate_topic(topic)?;
-    if SEND_FORBIDDEN_TOPICS.contains(&topic) {
+    if names::is_send_forbidden(topic) {
         return Err(ValidationError::TopicForbidden(topic.to_string()));
     }
     Ok(())
@@ -164,18 +154,13 @@ pub fn validate_send_topic(topic: &str) -> Result<(), ValidationError> {
 
 /// Checks a group name; `reserved` is the default group it may not equal.
 pub fn validate_group(group: &str, reserved: &str) -> Result<(), ValidationError> {
-    if group.is_empty() || group.len() > GROUP_LENGTH_MAX || !is_legal_name(group) {
+    if group.is_empty() || group.len() > GROUP_LENGTH_MAX || !names::is_legal_name(group) {
         return Err(ValidationError::GroupIllegal(group.to_string()));
     }
     if group == reserved {
         return Err(ValidationError::GroupReserved(group.to_string()));
     }
     Ok(())
-}
-
-fn is_legal_name(name: &str) -> bool {
-    name.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'%' | b'|' | b'_' | b'-'))
 }
 
 fn is_legal_property_text(text: &str) -> bool {

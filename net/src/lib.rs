@@ -17,6 +17,7 @@
 //! - [`batch`]: SEND_BATCH_MESSAGE body entries.
 //! - [`compress`]: zlib body compression.
 //! - [`hash`]: Java `String.hashCode` for tag codes.
+//! - [`topic`]: topic/group name rules, system topics, retry and DLQ topic names.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::indexing_slicing))]
 
 pub mod batch;
@@ -30,3 +31,4 @@ pub mod header;
 pub mod message_id;
 pub mod properties;
 pub mod record;
+pub mod topic;

@@ -29,11 +29,9 @@ use crate::message;
 use crate::shard::Shard;
 use crate::state::{ControlEvent, lock};
 use crate::store::{PutJob, PutOutcome, PutStatus};
-use crate::topics::{
-    DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX, SEND_FORBIDDEN_TOPICS, TopicConfig,
-    validate_topic_name,
-};
+use crate::topics::{TopicConfig, validate_topic_name};
 use ringmq_net::batch::{self as batch_body, BatchEntry};
+use ringmq_net::topic as topic_names;
 
 /// Region reported in every send response (`MSG_REGION`).
 const REGION: &str = "DefaultRegion";
@@ -163,7 +161,7 @@ fn check_size(
 
 /// Spec §2.3 step 6: a `%RETRY%` send past its reconsume limit goes to the DLQ.
 fn reroute_to_dlq(shard: &Rc<Shard>, head: &mut SendMessageRequestHeader) -> Result<(), Reply> {
-    let Some(group) = head.topic.strip_prefix(RETRY_GROUP_TOPIC_PREFIX) else {
+    let Some(group) = topic_names::retry_topic_group(&head.topic) else {
         return Ok(());
     };
     let group_max = lock(&shard.state.groups)
@@ -171,7 +169,7 @@ fn reroute_to_dlq(shard: &Rc<Shard>, head: &mut SendMessageRequestHeader) -> Res
         .map_or(16, |g| g.retry_max_times);
     let max = head.max_reconsume_times.unwrap_or(group_max);
     if head.reconsume_times.unwrap_or(0) >= max {
-        head.topic = format!("{DLQ_GROUP_TOPIC_PREFIX}{group}");
+        head.topic = topic_names::dlq_topic(group);
         head.queue_id = 0;
     }
     Ok(())
@@ -186,7 +184,7 @@ fn target(
     if let Err(remark) = validate_topic_name(&head.topic) {
         return Err(error(req, response::SYSTEM_ERROR, remark));
     }
-    if SEND_FORBIDDEN_TOPICS.contains(&head.topic.as_str()) {
+    if topic_names::is_send_forbidden(&head.topic) {
         return Err(error(
             req,
             response::NO_PERMISSION,
@@ -383,10 +381,10 @@ pub async fn send_back(shard: &Rc<Shard>, req: &RemotingCommand) -> Reply {
     };
     let max = head.max_reconsume_times.unwrap_or(group.retry_max_times);
     let to_dlq = original.reconsume_times >= max || head.delay_level < 0;
-    let prefix = if to_dlq {
-        DLQ_GROUP_TOPIC_PREFIX
+    let target_topic = if to_dlq {
+        topic_names::dlq_topic(&head.group)
     } else {
-        RETRY_GROUP_TOPIC_PREFIX
+        topic_names::retry_topic(&head.group)
     };
     let mut properties = message::remove_property(&original.properties, "WAIT");
     if message::property(&properties, "RETRY_TOPIC").is_none() {
@@ -402,8 +400,8 @@ pub async fn send_back(shard: &Rc<Shard>, req: &RemotingCommand) -> Reply {
     message::append_property(&mut properties, "WAIT", "false");
     let send_head = SendMessageRequestHeader {
         producer_group: head.group.clone(),
-        topic: format!("{prefix}{}", head.group),
-        default_topic: crate::topics::AUTO_CREATE_TOPIC.to_owned(),
+        topic: target_topic,
+        default_topic: topic_names::AUTO_CREATE_TOPIC.to_owned(),
         default_topic_queue_nums: 1,
         queue_id: 0,
         sys_flag: original.sys_flag,

@@ -18,13 +18,7 @@ use crate::message::{
 };
 use crate::queue::MessageQueue;
 
-/// Prefix of a consumer group's retry topic.
-pub const RETRY_TOPIC_PREFIX: &str = "%RETRY%";
-
-/// The retry topic of `group`.
-pub fn retry_topic(group: &str) -> String {
-    format!("{RETRY_TOPIC_PREFIX}{group}")
-}
+pub use ringmq_net::topic::{RETRY_GROUP_TOPIC_PREFIX as RETRY_TOPIC_PREFIX, retry_topic};
 
 /// One consumed message.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -609,7 +609,7 @@ fn check_batchable(msg: &Message, topic: &str, wait: &str) -> Result<(), Validat
             "batched messages cannot be delayed",
         ));
     }
-    if topic.starts_with("%RETRY%") {
+    if ringmq_net::topic::is_retry_topic(topic) {
         return Err(ValidationError::BatchIllegal(
             "batches cannot go to retry topics",
         ));

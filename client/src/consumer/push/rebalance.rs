@@ -9,7 +9,6 @@ use std::sync::atomic::Ordering;
 use ringmq_net::body::MessageModel;
 
 use super::PushShared;
-use crate::consumer::message_ext::RETRY_TOPIC_PREFIX;
 use crate::consumer::process_queue::ProcessQueue;
 use crate::consumer::{ConsumeFrom, ConsumerError, broker};
 use crate::instance::subscribe_queues;
@@ -125,7 +124,7 @@ impl PushShared {
         if let Some(offset) = stored.filter(|o| *o >= 0) {
             return Ok(offset);
         }
-        let retry = mq.topic.starts_with(RETRY_TOPIC_PREFIX);
+        let retry = ringmq_net::topic::is_retry_topic(&mq.topic);
         match self.config.consume_from {
             ConsumeFrom::FirstOffset => Ok(0),
             ConsumeFrom::LastOffset if retry => Ok(0),
