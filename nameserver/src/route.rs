@@ -126,6 +126,7 @@ impl RouteTable {
                 cluster: reg.cluster.clone(),
                 broker_name: reg.broker_name.clone(),
                 broker_addrs: BTreeMap::new(),
+                enable_acting_master: false,
             });
         group.cluster.clone_from(&reg.cluster);
         // The same address under a different id replaces the old entry.

@@ -156,13 +156,14 @@ fn encoding_sorts_keys_and_drops_nulls() {
             broker_addrs: [(0, "a:1".to_owned()), (10, "b:2".to_owned())].into(),
             broker_name: "bn".into(),
             cluster: "c".into(),
+            enable_acting_master: false,
         }],
         ..TopicRouteData::default()
     };
     let text = String::from_utf8(encode_json(&route).unwrap()).unwrap();
     assert_eq!(
         text,
-        r#"{"brokerDatas":[{"brokerAddrs":{"0":"a:1","10":"b:2"},"brokerName":"bn","cluster":"c"}],"filterServerTable":{},"queueDatas":[]}"#
+        r#"{"brokerDatas":[{"brokerAddrs":{"0":"a:1","10":"b:2"},"brokerName":"bn","cluster":"c","enableActingMaster":false}],"filterServerTable":{},"queueDatas":[]}"#
     );
 }
 

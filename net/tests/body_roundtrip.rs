@@ -114,6 +114,7 @@ fn route() -> impl Strategy<Value = TopicRouteData> {
             broker_addrs,
             broker_name,
             cluster,
+            enable_acting_master: false,
         },
     );
     let queue = (

@@ -288,6 +288,7 @@ fn route_reply(
                 broker_addrs: [(0i64, addr.clone())].into_iter().collect(),
                 broker_name: name.clone(),
                 cluster: "DefaultCluster".into(),
+                enable_acting_master: false,
             })
             .collect(),
         queue_datas: brokers

@@ -73,6 +73,10 @@ pub struct BrokerData {
     pub broker_name: String,
     /// `cluster`.
     pub cluster: String,
+    /// `enableActingMaster` (4.9.x/5.x slave-acting-master mode; always
+    /// false here). Written because some clients, `rocketmq-client-rust`
+    /// among them, refuse a `BrokerData` without it; Java ignores it.
+    pub enable_acting_master: bool,
 }
 
 impl BrokerData {
