@@ -9,8 +9,7 @@
 
 use std::net::SocketAddr;
 
-const NAME_VALUE_SEPARATOR: char = '\u{1}';
-const PROPERTY_SEPARATOR: char = '\u{2}';
+use ringmq_net::properties::{NAME_VALUE_SEPARATOR, PROPERTY_SEPARATOR};
 
 /// The value of property `key` in a property string.
 pub fn property<'a>(properties: &'a str, key: &str) -> Option<&'a str> {

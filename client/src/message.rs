@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
+use ringmq_net::properties;
 use ringmq_net::topic::{self as names, TopicNameError};
 
 /// Longest topic name a 4.x record can hold (signed-byte length).
@@ -20,68 +21,73 @@ pub const BODY_SIZE_MAX: usize = 4 * 1024 * 1024;
 pub const PROPERTIES_SIZE_MAX: usize = 32_767;
 
 /// Property: the message's single tag.
-pub const PROPERTY_TAGS: &str = "TAGS";
+pub const PROPERTY_TAGS: &str = properties::TAGS;
 /// Property: space-separated business keys.
-pub const PROPERTY_KEYS: &str = "KEYS";
+pub const PROPERTY_KEYS: &str = properties::KEYS;
 /// Property: wait for flush/replication before answering (`"true"`).
-pub const PROPERTY_WAIT: &str = "WAIT";
+pub const PROPERTY_WAIT: &str = properties::WAIT;
 /// Property: delay level 1..18.
-pub const PROPERTY_DELAY: &str = "DELAY";
+pub const PROPERTY_DELAY: &str = properties::DELAY;
 /// Property: the client-generated unique message id.
-pub const PROPERTY_UNIQ_KEY: &str = "UNIQ_KEY";
+pub const PROPERTY_UNIQ_KEY: &str = properties::UNIQ_KEY;
 /// Property: original topic of a retried message.
-pub const PROPERTY_RETRY_TOPIC: &str = "RETRY_TOPIC";
+pub const PROPERTY_RETRY_TOPIC: &str = properties::RETRY_TOPIC;
 /// Property: reconsume count on a client-side resend.
-pub const PROPERTY_RECONSUME_TIME: &str = "RECONSUME_TIME";
+pub const PROPERTY_RECONSUME_TIME: &str = properties::RECONSUME_TIME;
 /// Property: max reconsume count on a client-side resend.
-pub const PROPERTY_MAX_RECONSUME_TIMES: &str = "MAX_RECONSUME_TIMES";
+pub const PROPERTY_MAX_RECONSUME_TIMES: &str = properties::MAX_RECONSUME_TIMES;
 /// Property: original message id of a retry copy.
-pub const PROPERTY_ORIGIN_MESSAGE_ID: &str = "ORIGIN_MESSAGE_ID";
+pub const PROPERTY_ORIGIN_MESSAGE_ID: &str = properties::ORIGIN_MESSAGE_ID;
 /// Property: queue min offset, added client-side after a pull.
-pub const PROPERTY_MIN_OFFSET: &str = "MIN_OFFSET";
+pub const PROPERTY_MIN_OFFSET: &str = properties::MIN_OFFSET;
 /// Property: queue max offset, added client-side after a pull.
-pub const PROPERTY_MAX_OFFSET: &str = "MAX_OFFSET";
+pub const PROPERTY_MAX_OFFSET: &str = properties::MAX_OFFSET;
 /// Property: when consumption started, set client-side.
-pub const PROPERTY_CONSUME_START_TIME: &str = "CONSUME_START_TIME";
+pub const PROPERTY_CONSUME_START_TIME: &str = properties::CONSUME_START_TIME;
 
 /// Property names the system owns; user properties may not use them.
+///
+/// Java's reserved set (`MessageConst.STRING_HASH_SET`) is
+/// [`properties::STANDARD_KEYS`] (the spec §4.3 table) plus the legacy
+/// [`properties::MQ2_FLAG`], which the spec table leaves out; so this list is
+/// not `STANDARD_KEYS` itself. A test pins the relation.
 pub const RESERVED_PROPERTY_NAMES: &[&str] = &[
-    "KEYS",
-    "TAGS",
-    "WAIT",
-    "DELAY",
-    "RETRY_TOPIC",
-    "REAL_TOPIC",
-    "REAL_QID",
-    "TRAN_MSG",
-    "PGROUP",
-    "MIN_OFFSET",
-    "MAX_OFFSET",
-    "BUYER_ID",
-    "ORIGIN_MESSAGE_ID",
-    "TRANSFER_FLAG",
-    "CORRECTION_FLAG",
-    "MQ2_FLAG",
-    "RECONSUME_TIME",
-    "MSG_REGION",
-    "TRACE_ON",
-    "UNIQ_KEY",
-    "MAX_RECONSUME_TIMES",
-    "CONSUME_START_TIME",
-    "TRAN_PREPARED_QUEUE_OFFSET",
-    "TRANSACTION_CHECK_TIMES",
-    "CHECK_IMMUNITY_TIME_IN_SECONDS",
-    "INSTANCE_ID",
-    "CORRELATION_ID",
-    "REPLY_TO_CLIENT",
-    "TTL",
-    "ARRIVE_TIME",
-    "PUSH_REPLY_TIME",
-    "CLUSTER",
-    "MSG_TYPE",
-    "INNER_MULTI_DISPATCH",
-    "INNER_MULTI_QUEUE_OFFSET",
-    "__STARTDELIVERTIME",
+    properties::KEYS,
+    properties::TAGS,
+    properties::WAIT,
+    properties::DELAY,
+    properties::RETRY_TOPIC,
+    properties::REAL_TOPIC,
+    properties::REAL_QID,
+    properties::TRAN_MSG,
+    properties::PGROUP,
+    properties::MIN_OFFSET,
+    properties::MAX_OFFSET,
+    properties::BUYER_ID,
+    properties::ORIGIN_MESSAGE_ID,
+    properties::TRANSFER_FLAG,
+    properties::CORRECTION_FLAG,
+    properties::MQ2_FLAG,
+    properties::RECONSUME_TIME,
+    properties::MSG_REGION,
+    properties::TRACE_ON,
+    properties::UNIQ_KEY,
+    properties::MAX_RECONSUME_TIMES,
+    properties::CONSUME_START_TIME,
+    properties::TRAN_PREPARED_QUEUE_OFFSET,
+    properties::TRANSACTION_CHECK_TIMES,
+    properties::CHECK_IMMUNITY_TIME_IN_SECONDS,
+    properties::INSTANCE_ID,
+    properties::CORRELATION_ID,
+    properties::REPLY_TO_CLIENT,
+    properties::TTL,
+    properties::ARRIVE_TIME,
+    properties::PUSH_REPLY_TIME,
+    properties::CLUSTER,
+    properties::MSG_TYPE,
+    properties::INNER_MULTI_DISPATCH,
+    properties::INNER_MULTI_QUEUE_OFFSET,
+    properties::START_DELIVER_TIME,
 ];
 
 /// Topics the broker refuses sends to (spec §2.3 step 2).
@@ -417,6 +423,15 @@ mod tests {
             Err(ValidationError::GroupIllegal(_))
         ));
         assert_eq!(validate_group("orders-pg", "DEFAULT_PRODUCER"), Ok(()));
+    }
+
+    #[test]
+    fn reserved_names_are_the_standard_keys_and_mq2_flag() {
+        let reserved: BTreeSet<&str> = RESERVED_PROPERTY_NAMES.iter().copied().collect();
+        let mut expected: BTreeSet<&str> = properties::STANDARD_KEYS.into_iter().collect();
+        expected.insert(properties::MQ2_FLAG);
+        assert_eq!(reserved, expected);
+        assert_eq!(RESERVED_PROPERTY_NAMES.len(), expected.len());
     }
 
     #[test]

@@ -98,6 +98,9 @@ pub const INNER_MULTI_DISPATCH: &str = "INNER_MULTI_DISPATCH";
 pub const INNER_MULTI_QUEUE_OFFSET: &str = "INNER_MULTI_QUEUE_OFFSET";
 /// Timer delivery time (commercial/5.x).
 pub const START_DELIVER_TIME: &str = "__STARTDELIVERTIME";
+/// Legacy flag. Not in the spec table (so not in [`STANDARD_KEYS`]), but
+/// Java's `MessageConst.STRING_HASH_SET` reserves it from user properties.
+pub const MQ2_FLAG: &str = "MQ2_FLAG";
 
 /// Every standard key above, for tools and tests.
 pub const STANDARD_KEYS: [&str; 35] = [

@@ -32,6 +32,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
+use ringmq_net::properties as keys;
 use ringmq_net::record::{self as codec, MessageRecord, RecordView};
 use thiserror::Error;
 
@@ -222,10 +223,10 @@ pub fn dispatch_facts(record: &[u8]) -> Result<DispatchFacts<'_>, RecordError> {
         physical_offset: view.physical_offset(),
         store_timestamp: view.store_timestamp(),
         dispatched: view.transaction_type().is_consumable(),
-        tags: property(properties, "TAGS"),
-        keys: property(properties, "KEYS"),
-        unique_key: property(properties, "UNIQ_KEY"),
-        delay_level: property(properties, "DELAY"),
+        tags: property(properties, keys::TAGS),
+        keys: property(properties, keys::KEYS),
+        unique_key: property(properties, keys::UNIQ_KEY),
+        delay_level: property(properties, keys::DELAY),
     })
 }
 

@@ -31,6 +31,7 @@ use crate::state::{ControlEvent, lock};
 use crate::store::{PutJob, PutOutcome, PutStatus};
 use crate::topics::{TopicConfig, validate_topic_name};
 use ringmq_net::batch::{self as batch_body, BatchEntry};
+use ringmq_net::properties as property_names;
 use ringmq_net::topic as topic_names;
 
 /// Region reported in every send response (`MSG_REGION`).
@@ -75,10 +76,14 @@ pub async fn send(shard: &Rc<Shard>, connection: &Rc<Connection>, req: &Remoting
         Err(reply) => return reply,
     };
     let mut properties = head.properties.clone().unwrap_or_default();
-    message::append_property(&mut properties, "CLUSTER", &shard.state.config.cluster_name);
-    let wait_flush = message::property(&properties, "WAIT") != Some("false");
+    message::append_property(
+        &mut properties,
+        property_names::CLUSTER,
+        &shard.state.config.cluster_name,
+    );
+    let wait_flush = message::property(&properties, property_names::WAIT) != Some("false");
     let records = if batch {
-        if message::property(&properties, "DELAY").is_some()
+        if message::property(&properties, property_names::DELAY).is_some()
             || TransactionType::from_sys_flag(head.sys_flag) != TransactionType::NotType
         {
             return error(
@@ -124,7 +129,7 @@ pub async fn send(shard: &Rc<Shard>, connection: &Rc<Connection>, req: &Remoting
         shard,
         req,
         target.queue_id,
-        message::property(&properties, "UNIQ_KEY"),
+        message::property(&properties, property_names::UNIQ_KEY),
         outcome,
     )
 }
@@ -386,18 +391,22 @@ pub async fn send_back(shard: &Rc<Shard>, req: &RemotingCommand) -> Reply {
     } else {
         topic_names::retry_topic(&head.group)
     };
-    let mut properties = message::remove_property(&original.properties, "WAIT");
-    if message::property(&properties, "RETRY_TOPIC").is_none() {
-        message::append_property(&mut properties, "RETRY_TOPIC", &original.topic);
+    let mut properties = message::remove_property(&original.properties, property_names::WAIT);
+    if message::property(&properties, property_names::RETRY_TOPIC).is_none() {
+        message::append_property(
+            &mut properties,
+            property_names::RETRY_TOPIC,
+            &original.topic,
+        );
     }
-    if message::property(&properties, "ORIGIN_MESSAGE_ID").is_none() {
+    if message::property(&properties, property_names::ORIGIN_MESSAGE_ID).is_none() {
         let origin = head
             .origin_msg_id
             .clone()
             .unwrap_or_else(|| message::offset_msg_id(state.store_host, head.offset));
-        message::append_property(&mut properties, "ORIGIN_MESSAGE_ID", &origin);
+        message::append_property(&mut properties, property_names::ORIGIN_MESSAGE_ID, &origin);
     }
-    message::append_property(&mut properties, "WAIT", "false");
+    message::append_property(&mut properties, property_names::WAIT, "false");
     let send_head = SendMessageRequestHeader {
         producer_group: head.group.clone(),
         topic: target_topic,
@@ -473,7 +482,7 @@ pub async fn end_transaction(shard: &Rc<Shard>, req: &RemotingCommand) -> Reply 
     }
     record.sys_flag = TransactionType::Commit.apply(record.sys_flag);
     record.prepared_transaction_offset = head.commit_log_offset;
-    record.properties = message::remove_property(&record.properties, "TRAN_MSG");
+    record.properties = message::remove_property(&record.properties, property_names::TRAN_MSG);
     let Ok(bytes) = record.to_vec() else {
         return error(
             req,
