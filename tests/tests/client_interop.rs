@@ -114,7 +114,7 @@ async fn relay(client: tokio::net::TcpStream, upstream: String) {
             break;
         }
         let len = usize::try_from(u32::from_be_bytes(len)).unwrap_or(usize::MAX);
-        if len > PROXY_FRAME_MAX || len < FRAME_WORD {
+        if !(FRAME_WORD..=PROXY_FRAME_MAX).contains(&len) {
             break;
         }
         let mut frame = vec![0u8; len];
