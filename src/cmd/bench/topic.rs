@@ -16,7 +16,7 @@ use ringmq_net::header::CreateTopicRequestHeader;
 pub const PERM_READ_WRITE: i32 = 6;
 
 /// Template topic named in the request (ignored by brokers).
-pub const AUTO_CREATE_TEMPLATE: &str = "TBW102";
+pub const AUTO_CREATE_TEMPLATE: &str = ringmq_net::topic::AUTO_CREATE_TOPIC;
 
 /// How long the new route may take to reach the nameserver.
 pub const ROUTE_WAIT: Duration = Duration::from_secs(30);
