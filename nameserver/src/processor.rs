@@ -10,8 +10,9 @@
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use ringmq_net::body::fastjson::unquote_numeric_keys;
 use ringmq_net::body::masked_crc32;
-use ringmq_net::code::{request as req, response as resp};
+use ringmq_net::code::{VERSION_4_9_4, request as req, response as resp};
 use ringmq_net::command::RemotingCommand;
 use ringmq_net::header::{
     AddWritePermOfBrokerRequestHeader, AddWritePermOfBrokerResponseHeader, CommandHeader,
@@ -234,9 +235,17 @@ impl Processor {
         } else {
             None
         };
-        // Always standard JSON (quoted keys): fastjson reads it whatever the
-        // client version, so the legacy form is never needed.
-        ok_with_body(request, wire::topic_route(route, order_conf))
+        // Java (RouteInfoManager / DefaultRequestProcessor) answers clients
+        // older than 4.9.4 in fastjson's legacy shape (unquoted Long keys of
+        // brokerAddrs) unless they ask for standard JSON only.
+        let legacy = request.version < VERSION_4_9_4 && h.accept_standard_json_only != Some(true);
+        let body = wire::topic_route(route, order_conf);
+        let body = if legacy {
+            body.map(|json| unquote_numeric_keys(&json))
+        } else {
+            body
+        };
+        ok_with_body(request, body)
     }
 
     fn cluster_info(&self, request: &RemotingCommand) -> Outcome {

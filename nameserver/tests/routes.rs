@@ -411,3 +411,34 @@ async fn compressed_registration_body_is_understood() {
     assert_eq!(route["queueDatas"][0]["brokerName"], "broker-z");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn clients_older_than_4_9_4_get_legacy_unquoted_broker_ids_unless_they_ask_for_standard_json()
+{
+    let server = Server::start_default().await;
+    let (_a, _b) = two_brokers(&server).await;
+    let mut client = server.client().await;
+
+    let mut old = route_request("Shared");
+    old.version = 399; // V4_9_2
+    let legacy = client.call(old.clone()).await;
+    assert_eq!(legacy.code, response::SUCCESS);
+    let text = String::from_utf8(legacy.body.to_vec()).unwrap();
+    assert!(
+        text.contains(&format!("\"brokerAddrs\":{{0:\"{A}\"}}")),
+        "{text}"
+    );
+    assert!(serde_json::from_slice::<serde_json::Value>(&legacy.body).is_err());
+    let decoded: ringmq_net::body::TopicRouteData =
+        ringmq_net::body::decode_json(&legacy.body).unwrap();
+    assert_eq!(decoded.broker_datas[0].master_addr(), Some(A));
+
+    old.ext_fields
+        .insert("acceptStandardJsonOnly".into(), "true".into());
+    let standard = client.call(old).await;
+    assert_eq!(
+        json_body(&standard)["brokerDatas"][0]["brokerAddrs"],
+        json!({"0": A})
+    );
+    server.stop().await;
+}

@@ -467,3 +467,78 @@ impl<'de, K: Ord + DeserializeOwned, V: Deserialize<'de>> Deserialize<'de> for O
         object_keys::deserialize(deserializer).map(Self)
     }
 }
+
+/// Writes standard JSON in the legacy fastjson shape that Java servers
+/// before 4.9.4 send: object keys made only of digits (with an optional
+/// leading `-`) lose their quotes, e.g. `{"0":"a:1"}` becomes `{0:"a:1"}`.
+/// Everything else, text inside strings included, is copied unchanged.
+/// Meant for bodies whose only digit-keyed maps are `Long`/`Integer` maps in
+/// Java (such as `TopicRouteData.brokerAddrs`).
+pub fn unquote_numeric_keys(json: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(json.len());
+    let mut pos = 0;
+    while let Some(&byte) = json.get(pos) {
+        if byte != b'"' {
+            out.push(byte);
+            pos += 1;
+            continue;
+        }
+        let end = string_end(json, pos);
+        let token = json.get(pos..end).unwrap_or_default();
+        let inner = token
+            .get(1..token.len().saturating_sub(1))
+            .unwrap_or_default();
+        let digits = inner.strip_prefix(b"-").unwrap_or(inner);
+        let numeric =
+            token.len() >= 2 && !digits.is_empty() && digits.iter().all(u8::is_ascii_digit);
+        let next = json
+            .get(end..)
+            .unwrap_or_default()
+            .iter()
+            .find(|b| !b.is_ascii_whitespace());
+        if numeric && next == Some(&b':') {
+            out.extend_from_slice(inner);
+        } else {
+            out.extend_from_slice(token);
+        }
+        pos = end;
+    }
+    out
+}
+
+/// The index just past the string that opens at `start` (a `"`), honouring
+/// backslash escapes; the input's end if the string is unterminated.
+fn string_end(json: &[u8], start: usize) -> usize {
+    let mut pos = start.saturating_add(1);
+    while let Some(&byte) = json.get(pos) {
+        match byte {
+            b'\\' => pos = pos.saturating_add(2),
+            b'"' => return pos + 1,
+            _ => pos += 1,
+        }
+    }
+    json.len()
+}
+
+#[cfg(test)]
+mod legacy_key_tests {
+    use super::{normalize, unquote_numeric_keys};
+
+    #[test]
+    fn digit_keys_lose_their_quotes_and_nothing_else_changes() {
+        let standard = br#"{"brokerDatas":[{"brokerAddrs":{"0":"127.0.0.1:10911","-1":"x"},"brokerName":"b","note":"\"0\": stays"}],"n":"42"}"#;
+        let legacy = unquote_numeric_keys(standard);
+        assert_eq!(
+            String::from_utf8(legacy.clone()).unwrap(),
+            r#"{"brokerDatas":[{"brokerAddrs":{0:"127.0.0.1:10911",-1:"x"},"brokerName":"b","note":"\"0\": stays"}],"n":"42"}"#
+        );
+        assert_eq!(normalize(&legacy).unwrap(), standard.to_vec());
+    }
+
+    #[test]
+    fn unterminated_input_is_copied_without_panicking() {
+        for input in [&b"\""[..], b"{\"0", b"{\"0\\", b"{\"12\" :", b""] {
+            let _ = unquote_numeric_keys(input);
+        }
+    }
+}
