@@ -22,3 +22,15 @@ pub fn init_tracing() {
 pub fn not_implemented(what: &str) -> anyhow::Error {
     anyhow::anyhow!("`ringmq {what}` is not implemented yet")
 }
+
+/// Parses a subcommand's flags alone, as `ringmq NAME ARGV...` would (tests).
+#[cfg(test)]
+pub fn parse_args<A: clap::Args + clap::FromArgMatches>(
+    name: &'static str,
+    argv: &[&str],
+) -> Result<A, clap::Error> {
+    let command = A::augment_args(clap::Command::new(name));
+    let matches =
+        command.try_get_matches_from(std::iter::once(name).chain(argv.iter().copied()))?;
+    A::from_arg_matches(&matches)
+}

@@ -182,16 +182,9 @@ pub fn describe(sent: &SendResult) -> String {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: Args,
-    }
 
     fn parse(argv: &[&str]) -> Result<Args, clap::Error> {
-        Cli::try_parse_from(std::iter::once("produce").chain(argv.iter().copied())).map(|c| c.args)
+        crate::cmd::parse_args("produce", argv)
     }
 
     #[test]
