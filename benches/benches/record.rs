@@ -1,13 +1,16 @@
 //! Micro-benchmarks of the message record codec: encode and decode (with
 //! the body CRC) of a record with a 1 KiB body, a zero-copy `RecordView`
-//! parse of the same record, a recovery `scan_record` (parse + CRC), and the
+//! parse of the same record, the recovery scanner exactly as recovery calls
+//! it (`ringmq_storage::log_record::scan`, which is `ringmq_net::record::
+//! scan_view` + the store's position and torn-write checks), and the
 //! encoding of a 32 x 1 KiB SEND_BATCH_MESSAGE body.
 //!
 //! Run: `cargo bench -p ringmq-benches --bench record`.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ringmq_net::batch::{BatchEntry, encode_batch};
-use ringmq_net::record::{MessageRecord, RecordView, scan_record};
+use ringmq_net::record::{MessageRecord, RecordView};
+use ringmq_storage::log_record::{Scan, scan};
 
 /// Body of the benchmarked record.
 const BODY_BYTES: usize = 1024;
@@ -59,8 +62,12 @@ fn bench_record(c: &mut Criterion) {
     group.bench_function("view_parse", |b| {
         b.iter(|| std::hint::black_box(RecordView::parse(std::hint::black_box(&encoded))))
     });
-    group.bench_function("scan_record", |b| {
-        b.iter(|| std::hint::black_box(scan_record(std::hint::black_box(&encoded))))
+    let position = record.physical_offset;
+    group.bench_function("recovery_scan", |b| {
+        b.iter(|| {
+            let found = scan(std::hint::black_box(&encoded), position, true);
+            std::hint::black_box(matches!(found, Scan::Record(_)))
+        })
     });
     group.finish();
 }

@@ -321,20 +321,21 @@ impl ShardStore {
     }
 
     pub async fn query_key(&self, query: &KeyQuery) -> Vec<RecordAt> {
-        let offsets = self.store.query_keys(
-            &query.topic,
-            &query.key,
-            query.max_num,
-            query.begin_ms,
-            query.end_ms,
-        );
-        let mut found = Vec::new();
-        for offset in offsets {
-            if let Some(record) = self.read_record(offset).await {
-                found.push(record);
-            }
-        }
-        found
+        self.store
+            .query_key_records(
+                &query.topic,
+                &query.key,
+                query.max_num,
+                query.begin_ms,
+                query.end_ms,
+            )
+            .await
+            .into_iter()
+            .map(|(physical_offset, bytes)| RecordAt {
+                physical_offset,
+                bytes,
+            })
+            .collect()
     }
 
     /// Deletes expired segments (called periodically).

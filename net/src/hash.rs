@@ -1,4 +1,6 @@
-//! Java `String.hashCode`, as RocketMQ uses it for tag codes.
+//! Java `String.hashCode`, as RocketMQ uses it for tag codes, and FNV-1a
+//! 64, the one non-Java hash of the project (shard ownership, the store's
+//! key index).
 //!
 //! The consume queue stores, for every message, the hash code of its tag
 //! (`TAGS` property) so that a pull can filter by tag without reading the
@@ -30,6 +32,27 @@ pub fn tag_code(tag: &str) -> i64 {
     i64::from(java_string_hash(tag))
 }
 
+/// FNV-1a 64 offset basis.
+pub const FNV1A64_OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+/// FNV-1a 64 prime.
+pub const FNV1A64_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// FNV-1a 64 of the concatenation of `parts` (hashing parts one after the
+/// other equals hashing their concatenation; no allocation).
+pub fn fnv1a64_parts(parts: &[&[u8]]) -> u64 {
+    parts
+        .iter()
+        .flat_map(|part| part.iter())
+        .fold(FNV1A64_OFFSET_BASIS, |hash, byte| {
+            (hash ^ u64::from(*byte)).wrapping_mul(FNV1A64_PRIME)
+        })
+}
+
+/// FNV-1a 64 of `bytes`.
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    fnv1a64_parts(&[bytes])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,7 +82,21 @@ mod tests {
         assert_eq!(tag_code("TagA"), 2_598_919);
     }
 
+    #[test]
+    fn fnv1a64_matches_the_reference_vectors() {
+        // Published FNV-1a 64 test vectors.
+        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
     proptest! {
+        #[test]
+        fn fnv1a64_of_parts_is_fnv1a64_of_the_concatenation(a in proptest::collection::vec(any::<u8>(), 0..20), b in proptest::collection::vec(any::<u8>(), 0..20)) {
+            let whole: Vec<u8> = a.iter().chain(b.iter()).copied().collect();
+            prop_assert_eq!(fnv1a64_parts(&[&a, &b]), fnv1a64(&whole));
+        }
+
         #[test]
         fn hash_follows_the_recurrence(prefix in ".{0,20}", c in any::<char>()) {
             let mut whole = prefix.clone();

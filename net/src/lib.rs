@@ -7,6 +7,7 @@
 //!
 //! Layout:
 //! - [`code`]: request codes, response codes, language codes, versions, flags.
+//! - [`codec`]: the shared big-endian reader / writer of every binary format.
 //! - [`frame`]: the length-prefixed frame codec (incremental decoder).
 //! - [`command`]: [`command::RemotingCommand`] with JSON and ROCKETMQ headers.
 //! - [`header`]: typed request/response headers <-> `extFields`.
@@ -23,6 +24,7 @@
 pub mod batch;
 pub mod body;
 pub mod code;
+pub mod codec;
 pub mod command;
 pub mod compress;
 pub mod frame;

@@ -313,50 +313,8 @@ pub enum RecordError {
     },
 }
 
-/// A bounds-checked big-endian reader over a byte slice; every read returns
-/// `None` instead of panicking when the bytes run out.
-#[derive(Debug, Clone)]
-pub(crate) struct ByteReader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> ByteReader<'a> {
-    pub(crate) fn new(buf: &'a [u8]) -> Self {
-        Self { buf, pos: 0 }
-    }
-
-    pub(crate) fn position(&self) -> usize {
-        self.pos
-    }
-
-    pub(crate) fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let end = self.pos.checked_add(n)?;
-        let bytes = self.buf.get(self.pos..end)?;
-        self.pos = end;
-        Some(bytes)
-    }
-
-    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
-        self.take(N)?.try_into().ok()
-    }
-
-    pub(crate) fn i8(&mut self) -> Option<i8> {
-        self.array().map(i8::from_be_bytes)
-    }
-
-    pub(crate) fn i16(&mut self) -> Option<i16> {
-        self.array().map(i16::from_be_bytes)
-    }
-
-    pub(crate) fn i32(&mut self) -> Option<i32> {
-        self.array().map(i32::from_be_bytes)
-    }
-
-    pub(crate) fn i64(&mut self) -> Option<i64> {
-        self.array().map(i64::from_be_bytes)
-    }
-}
+pub(crate) use crate::codec::ByteReader;
+use crate::codec::{put_i32, put_i64};
 
 /// The masked body CRC RocketMQ stores: `crc32(body) & 0x7FFF_FFFF`.
 pub fn body_crc(body: &[u8]) -> i32 {
@@ -501,7 +459,7 @@ impl MessageRecord {
         out.extend_from_slice(&self.body);
         out.push(self.topic.len() as u8);
         out.extend_from_slice(self.topic.as_bytes());
-        out.extend_from_slice(&(self.properties.len() as i16).to_be_bytes());
+        crate::codec::put_i16(out, self.properties.len() as i16);
         out.extend_from_slice(self.properties.as_bytes());
         Ok(())
     }
@@ -520,14 +478,6 @@ impl MessageRecord {
         view.verify_crc()?;
         Ok((view.to_record(), view.total_size()))
     }
-}
-
-fn put_i32(out: &mut Vec<u8>, v: i32) {
-    out.extend_from_slice(&v.to_be_bytes());
-}
-
-fn put_i64(out: &mut Vec<u8>, v: i64) {
-    out.extend_from_slice(&v.to_be_bytes());
 }
 
 fn put_host(out: &mut Vec<u8>, addr: SocketAddr) {
@@ -855,32 +805,44 @@ pub enum RecordScan {
 }
 
 /// Classifies the bytes at the start of `buf` (everything up to the end of
-/// the segment file, or as much as has been read) for recovery.
+/// the segment file, or as much as has been read) for recovery, verifying
+/// the body CRC. The same scanner as [`scan_view`], which the store's
+/// recovery calls.
 pub fn scan_record(buf: &[u8]) -> RecordScan {
+    match scan_view(buf, true) {
+        Ok(view) => RecordScan::Valid {
+            len: view.total_size(),
+        },
+        Err(scan) => scan,
+    }
+}
+
+/// The one commit-log scanner: a view of the whole valid record at the
+/// start of `buf` (its CRC checked when `verify_crc`), or what is there
+/// instead (never [`RecordScan::Valid`] in the error arm).
+pub fn scan_view(buf: &[u8], verify_crc: bool) -> Result<RecordView<'_>, RecordScan> {
     let mut r = ByteReader::new(buf);
     let (Some(total_size), Some(magic)) = (r.i32(), r.i32()) else {
-        return RecordScan::Incomplete;
+        return Err(RecordScan::Incomplete);
     };
     if magic == BLANK_MAGIC {
-        return match usize::try_from(total_size) {
+        return Err(match usize::try_from(total_size) {
             Ok(len) if len >= BLANK_MARKER_BYTES => RecordScan::EndOfFile { len },
             _ => RecordScan::Corrupt(RecordError::BadTotalSize { total_size }),
-        };
+        });
     }
     if total_size == 0 && magic == 0 {
-        return RecordScan::Incomplete;
+        return Err(RecordScan::Incomplete);
     }
-    let len = match read_prefix(buf) {
-        Ok(len) => len,
-        Err(err) => return RecordScan::Corrupt(err),
-    };
+    let len = read_prefix(buf).map_err(RecordScan::Corrupt)?;
     if len > buf.len() {
-        return RecordScan::Incomplete;
+        return Err(RecordScan::Incomplete);
     }
-    match RecordView::parse(buf).and_then(|view| view.verify_crc()) {
-        Ok(()) => RecordScan::Valid { len },
-        Err(err) => RecordScan::Corrupt(err),
+    let view = RecordView::parse(buf).map_err(RecordScan::Corrupt)?;
+    if verify_crc {
+        view.verify_crc().map_err(RecordScan::Corrupt)?;
     }
+    Ok(view)
 }
 
 /// Splits a pull body (records back to back) into views. Yields an error

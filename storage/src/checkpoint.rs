@@ -6,16 +6,21 @@
 //! ```text
 //! 0      4        8                 16                24              32     36
 //! +------+--------+-----------------+-----------------+---------------+------+
-//! | RMQC | ver=1  | log flushed end | indexed end     | last store ts | crc  |
+//! | RMQC | ver=2  | log flushed end | indexed end     | last store ts | crc  |
 //! +------+--------+-----------------+-----------------+---------------+------+
 //! all big-endian; offsets are local log offsets (u64); crc = crc32 of 0..32
 //! ```
 
+use ringmq_net::codec::{ByteReader, ByteWriter, Decode, Encode, encode_into};
 use thiserror::Error;
 
 pub const CHECKPOINT_MAGIC: u32 = 0x524D_5143; // "RMQC"
-pub const CHECKPOINT_VERSION: u32 = 1;
+/// Version 2: the consume queues and key index are the paged on-disk
+/// formats of `consume_queue` / `key_index`; a version-1 checkpoint is not
+/// decoded, so recovery rebuilds the indexes from the log once.
+pub const CHECKPOINT_VERSION: u32 = 2;
 pub const CHECKPOINT_BYTES: usize = 36;
+const CRC_AT: usize = 32;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Checkpoint {
@@ -37,55 +42,65 @@ pub enum CheckpointError {
 }
 
 impl Checkpoint {
+    fn write_body(&self, w: &mut ByteWriter<'_>) {
+        w.u32(CHECKPOINT_MAGIC)
+            .u32(CHECKPOINT_VERSION)
+            .u64(self.log_flushed)
+            .u64(self.indexed)
+            .i64(self.last_store_timestamp);
+    }
+
     pub fn encode(&self) -> [u8; CHECKPOINT_BYTES] {
         let mut out = [0u8; CHECKPOINT_BYTES];
-        let fields: [&[u8]; 5] = [
-            &CHECKPOINT_MAGIC.to_be_bytes(),
-            &CHECKPOINT_VERSION.to_be_bytes(),
-            &self.log_flushed.to_be_bytes(),
-            &self.indexed.to_be_bytes(),
-            &self.last_store_timestamp.to_be_bytes(),
-        ];
-        let mut at = 0;
-        for field in fields {
-            if let Some(slot) = out.get_mut(at..at + field.len()) {
-                slot.copy_from_slice(field);
-            }
-            at += field.len();
-        }
-        let crc = crc32fast::hash(out.get(..32).unwrap_or_default());
-        if let Some(slot) = out.get_mut(32..36) {
-            slot.copy_from_slice(&crc.to_be_bytes());
-        }
+        // Cannot fail: the layout is exactly CHECKPOINT_BYTES (round-trip test).
+        let _ = encode_into(self, &mut out);
         out
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Checkpoint, CheckpointError> {
-        let bytes: &[u8; CHECKPOINT_BYTES] = bytes
-            .try_into()
-            .map_err(|_| CheckpointError::Length(bytes.len()))?;
-        let (body, crc) = bytes.split_at(32);
-        let u32_at = |at: usize| -> u32 {
-            let mut arr = [0u8; 4];
-            arr.copy_from_slice(bytes.get(at..at + 4).unwrap_or(&[0; 4]));
-            u32::from_be_bytes(arr)
-        };
-        let u64_at = |at: usize| -> u64 {
-            let mut arr = [0u8; 8];
-            arr.copy_from_slice(bytes.get(at..at + 8).unwrap_or(&[0; 8]));
-            u64::from_be_bytes(arr)
-        };
-        if crc32fast::hash(body).to_be_bytes() != crc {
+        <Checkpoint as Decode>::decode(bytes)
+    }
+}
+
+impl Encode for Checkpoint {
+    const ENCODED_BYTES: usize = CHECKPOINT_BYTES;
+    fn write(&self, w: &mut ByteWriter<'_>) {
+        let mut body = [0u8; CRC_AT];
+        self.write_body(&mut ByteWriter::new(&mut body));
+        w.bytes(&body).u32(crc32fast::hash(&body));
+    }
+}
+
+impl Decode for Checkpoint {
+    type Error = CheckpointError;
+    fn decode(bytes: &[u8]) -> Result<Checkpoint, CheckpointError> {
+        if bytes.len() != CHECKPOINT_BYTES {
+            return Err(CheckpointError::Length(bytes.len()));
+        }
+        let mut r = ByteReader::new(bytes);
+        let fields = (|| {
+            let magic = r.u32()?;
+            let version = r.u32()?;
+            let checkpoint = Checkpoint {
+                log_flushed: r.u64()?,
+                indexed: r.u64()?,
+                last_store_timestamp: r.i64()?,
+            };
+            Some((magic, version, checkpoint, r.u32()?))
+        })();
+        // The length check above makes every read succeed.
+        let (magic, version, checkpoint, crc) =
+            fields.ok_or(CheckpointError::Length(bytes.len()))?;
+        let body = bytes
+            .get(..CRC_AT)
+            .ok_or(CheckpointError::Length(bytes.len()))?;
+        if crc32fast::hash(body) != crc {
             return Err(CheckpointError::Crc);
         }
-        if u32_at(0) != CHECKPOINT_MAGIC || u32_at(4) != CHECKPOINT_VERSION {
+        if magic != CHECKPOINT_MAGIC || version != CHECKPOINT_VERSION {
             return Err(CheckpointError::Magic);
         }
-        Ok(Checkpoint {
-            log_flushed: u64_at(8),
-            indexed: u64_at(16),
-            last_store_timestamp: u64_at(24) as i64,
-        })
+        Ok(checkpoint)
     }
 }
 
@@ -107,5 +122,24 @@ mod tests {
             bytes[byte] ^= 1 << bit;
             prop_assert!(Checkpoint::decode(&bytes).is_err());
         }
+
+        #[test]
+        fn checkpoint_garbage_is_rejected(bytes in proptest::collection::vec(any::<u8>(), 0..80)) {
+            prop_assert!(Checkpoint::decode(&bytes).is_err());
+        }
+    }
+
+    #[test]
+    fn a_version_1_checkpoint_is_not_trusted() {
+        let mut bytes = Checkpoint {
+            log_flushed: 7,
+            indexed: 9,
+            last_store_timestamp: 1,
+        }
+        .encode();
+        bytes[4..8].copy_from_slice(&1u32.to_be_bytes());
+        let crc = crc32fast::hash(&bytes[..32]);
+        bytes[32..].copy_from_slice(&crc.to_be_bytes());
+        assert_eq!(Checkpoint::decode(&bytes), Err(CheckpointError::Magic));
     }
 }

@@ -16,6 +16,10 @@ pub const SEGMENT_BYTES_MIN: u64 = 4096;
 pub const RECORD_BYTES_MAX: usize = 4 * 1024 * 1024;
 /// RocketMQ's consume-queue file size in 20-byte units.
 pub const CQ_UNITS_PER_FILE_DEFAULT: u64 = 300_000;
+/// Most consume-queue files mapped at once (least recently used unmapped);
+/// with the default 300,000 units per file that is 6 GiB of address space
+/// and no file descriptors (a mapping keeps none).
+pub const CQ_MAPPED_FILES_MAX_DEFAULT: usize = 1024;
 /// Interval between two background flushes of the consume queues, the key
 /// index and the checkpoint (RocketMQ `flushIntervalConsumeQueue`).
 pub const INDEX_FLUSH_INTERVAL_MS_DEFAULT: u64 = 1000;
@@ -77,6 +81,12 @@ pub struct StoreConfig {
     pub disk_usage_max_percent: u8,
     /// Units (20 bytes each) per consume-queue file.
     pub cq_units_per_file: u64,
+    /// Most consume-queue files kept mapped at once.
+    pub cq_mapped_files_max: usize,
+    /// Slot-table size of one key-index file (RocketMQ: 5,000,000).
+    pub key_index_slots: u32,
+    /// Entries per key-index file (RocketMQ: 20,000,000).
+    pub key_index_entries: u32,
     /// Period of the consume-queue / key-index / checkpoint flush.
     pub index_flush_interval_ms: u64,
     /// Verify the body CRC of every record scanned during recovery.
@@ -96,6 +106,9 @@ impl StoreConfig {
             retention_hours: 72,
             disk_usage_max_percent: 90,
             cq_units_per_file: CQ_UNITS_PER_FILE_DEFAULT,
+            cq_mapped_files_max: CQ_MAPPED_FILES_MAX_DEFAULT,
+            key_index_slots: crate::key_index::KEY_INDEX_SLOTS_DEFAULT,
+            key_index_entries: crate::key_index::KEY_INDEX_ENTRIES_DEFAULT,
             index_flush_interval_ms: INDEX_FLUSH_INTERVAL_MS_DEFAULT,
             verify_crc_on_recovery: true,
             fault_probe: None,
@@ -157,6 +170,9 @@ impl fmt::Debug for StoreConfig {
             .field("retention_hours", &self.retention_hours)
             .field("disk_usage_max_percent", &self.disk_usage_max_percent)
             .field("cq_units_per_file", &self.cq_units_per_file)
+            .field("cq_mapped_files_max", &self.cq_mapped_files_max)
+            .field("key_index_slots", &self.key_index_slots)
+            .field("key_index_entries", &self.key_index_entries)
             .field("fault_probe", &self.fault_probe.is_some())
             .field("disk_usage_probe", &self.disk_usage_probe.is_some())
             .finish()

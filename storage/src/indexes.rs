@@ -3,13 +3,25 @@
 //! index rebuilder (following the written watermark) and by recovery
 //! (re-dispatching the log tail), so both build exactly the same thing.
 
+use ringmq_net::topic::SCHEDULE_TOPIC;
+
+use crate::config::StoreConfig;
 use crate::consume_queue::{ConsumeQueues, CqUnit};
-use crate::key_index::{KEYS_PER_RECORD_MAX, KeyEntry, KeyIndex};
+use crate::key_index::{KEYS_PER_RECORD_MAX, KeyIndex};
 use crate::log_record::{self, RecordError};
 
-/// The delay-message topic: its consume-queue tags code holds the delivery
-/// time instead of a tag hash (spec §5.2).
-pub const SCHEDULE_TOPIC: &str = "SCHEDULE_TOPIC_XXXX";
+/// Why a record could not be applied to the indexes.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    /// The record does not parse (the store keeps going: it is skipped).
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    /// An index file could not be created or mapped (the store turns
+    /// read-only: its queues would otherwise miss records).
+    #[error("index file: {0}")]
+    Io(#[from] std::io::Error),
+}
+
 /// RocketMQ's default `messageDelayLevel`, in ms, for levels 1..=18.
 pub const DELAY_LEVELS_MS: [i64; 18] = [
     1_000, 5_000, 10_000, 30_000, 60_000, 120_000, 180_000, 240_000, 300_000, 360_000, 420_000,
@@ -32,7 +44,7 @@ fn tags_code(facts: &log_record::DispatchFacts<'_>) -> i64 {
 }
 
 /// Consume queues and key index of one store.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug)]
 pub struct Indexes {
     pub queues: ConsumeQueues,
     pub keys: KeyIndex,
@@ -42,17 +54,31 @@ pub struct Indexes {
 pub type Arrival<'a> = (&'a str, i32, i64);
 
 impl Indexes {
-    /// Applies the record stored at local offset `local` (in the segment
-    /// starting at `segment_base`) to the indexes. Returns the queue that
-    /// grew, or `None` for records that are not dispatched (prepared or
-    /// rolled-back transactional halves).
+    /// Empty indexes rooted in the store's directories.
+    pub fn empty(config: &StoreConfig) -> Self {
+        Self {
+            queues: ConsumeQueues::new(
+                &config.consumequeue_dir(),
+                config.cq_units_per_file,
+                config.cq_mapped_files_max,
+            ),
+            keys: KeyIndex::new(
+                &config.keyindex_dir(),
+                config.key_index_slots,
+                config.key_index_entries,
+            ),
+        }
+    }
+
+    /// Applies the record stored at local offset `local` to the indexes.
+    /// Returns the queue that grew, or `None` for records that are not
+    /// dispatched (prepared or rolled-back transactional halves) or already
+    /// indexed.
     pub fn apply<'r>(
         &mut self,
         record: &'r [u8],
         local: u64,
-        segment_base: u64,
-        units_per_file: u64,
-    ) -> Result<Option<Arrival<'r>>, RecordError> {
+    ) -> Result<Option<Arrival<'r>>, IndexError> {
         let facts = log_record::dispatch_facts(record)?;
         if !facts.dispatched {
             return Ok(None);
@@ -62,36 +88,26 @@ impl Indexes {
             size: i32::try_from(record.len()).map_err(|_| RecordError::Truncated)?,
             tags_code: tags_code(&facts),
         };
-        let queue = self.queues.get_or_create(facts.topic, facts.queue_id);
-        if facts.queue_offset < queue.max_offset() {
+        let queue_max = self.queues.max_offset(facts.topic, facts.queue_id);
+        if facts.queue_offset < queue_max {
             // Already indexed (re-dispatch of a record the files hold).
             return Ok(None);
         }
-        if facts.queue_offset > queue.max_offset() {
+        if facts.queue_offset > queue_max {
             tracing::warn!(
                 topic = facts.topic,
                 queue_id = facts.queue_id,
                 record_offset = facts.queue_offset,
-                queue_max = queue.max_offset(),
+                queue_max,
                 "record queue offset ahead of its consume queue; appending at the queue's end"
             );
         }
-        queue.push(unit, units_per_file);
-        let max = queue.max_offset();
-        let entry = KeyEntry {
-            local_offset: local,
-            store_timestamp: facts.store_timestamp,
-        };
+        let max = self.queues.push(facts.topic, facts.queue_id, unit)?;
         let keys = facts.keys.into_iter().flat_map(|keys| keys.split(' '));
         for key in keys.chain(facts.unique_key).take(KEYS_PER_RECORD_MAX) {
-            self.keys.add(facts.topic, key, entry, segment_base);
+            self.keys
+                .add(facts.topic, key, local, facts.store_timestamp)?;
         }
         Ok(Some((facts.topic, facts.queue_id, max)))
-    }
-
-    /// Drops everything derived from records at or after local offset `end`.
-    pub fn truncate_from_log(&mut self, end: u64, segment_bytes: u64) {
-        self.queues.truncate_from_log(end);
-        self.keys.truncate_from_log(end, segment_bytes);
     }
 }

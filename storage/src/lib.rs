@@ -7,7 +7,7 @@
 //! ```text
 //! commitlog/<20-digit local offset>        segments (RocketMQ records, §4.1)
 //! consumequeue/<topic>/<queueId>/<20-digit byte offset>   20-byte units (§5.2)
-//! keyindex/<20-digit segment base>         key -> offset entries, per segment
+//! keyindex/<20-digit first local offset>  key hash table (slots + chained entries)
 //! checkpoint                               log flushed / indexed offsets
 //! abort                                    present while open (crash marker)
 //! lock                                     flock'ed while open
@@ -16,7 +16,8 @@
 //! Modules: [`store`] (append path and background tasks), [`reads`] (pulls
 //! and queries), [`retention`], [`recovery`], and the formats
 //! [`log_record`], [`consume_queue`], [`key_index`], [`checkpoint`],
-//! [`physical_offset`].
+//! [`physical_offset`], all through `ringmq_net::codec`. Byte layouts and
+//! recovery rules of every file: `docs/disk-format.md`.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::indexing_slicing))]
 
 pub mod checkpoint;
@@ -26,6 +27,7 @@ pub mod error;
 pub mod indexes;
 pub mod key_index;
 pub mod log_record;
+pub mod mmap;
 pub mod physical_offset;
 pub mod reads;
 pub mod recovery;

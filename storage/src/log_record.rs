@@ -33,7 +33,8 @@
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use ringmq_net::properties as keys;
-use ringmq_net::record::{self as codec, MessageRecord, RecordView};
+use ringmq_net::record::{self as codec, MessageRecord, RecordScan, RecordView};
+use ringmq_net::topic::validate_topic_name;
 use thiserror::Error;
 
 /// Magic of a 4.x (V1) message record.
@@ -69,9 +70,9 @@ pub enum RecordError {
 
 /// Result of looking at the bytes at a position of a segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scan {
-    /// A valid record of `len` bytes.
-    Record { len: usize },
+pub enum Scan<'a> {
+    /// A valid record: its bytes (TOTALSIZE of them).
+    Record(&'a [u8]),
     /// The blank end-of-file marker: the rest of the segment is unused.
     EndOfSegment,
     /// Zero bytes or too few bytes: the end of the written log.
@@ -81,48 +82,52 @@ pub enum Scan {
 }
 
 fn be_u32(buf: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_be_bytes(buf.get(at..at + 4)?.try_into().ok()?))
+    ringmq_net::codec::ByteReader::new(buf.get(at..)?).u32()
 }
 
 /// Looks at the bytes starting at a record boundary whose physical offset is
 /// `position` and says what is there. `verify_crc` also checks the body CRC.
-pub fn scan(buf: &[u8], position: i64, verify_crc: bool) -> Scan {
-    let (Some(total), Some(magic)) = (be_u32(buf, 0), be_u32(buf, 4)) else {
-        return Scan::End;
-    };
-    if total == 0 && magic == 0 {
-        return Scan::End;
-    }
-    if magic == BLANK_MAGIC {
-        return Scan::EndOfSegment;
-    }
-    if magic != MESSAGE_MAGIC {
-        return Scan::Corrupt(RecordError::BadMagic(magic));
-    }
-    match verify(buf, position, verify_crc) {
-        Ok(len) => Scan::Record { len },
-        Err(err) => Scan::Corrupt(err),
+/// The scanner is `ringmq_net::record::scan_view` (the one the criterion
+/// bench measures through this function); this adds the checks only the
+/// store can make (position, torn-write zeros).
+pub fn scan(buf: &[u8], position: i64, verify_crc: bool) -> Scan<'_> {
+    match codec::scan_view(buf, verify_crc) {
+        Ok(view) => match verify_stored(&view, position) {
+            Ok(()) => Scan::Record(view.as_bytes()),
+            Err(err) => Scan::Corrupt(err),
+        },
+        Err(RecordScan::EndOfFile { .. }) => Scan::EndOfSegment,
+        Err(RecordScan::Incomplete) => Scan::End,
+        Err(RecordScan::Corrupt(codec::RecordError::BadMagic { found })) => {
+            Scan::Corrupt(RecordError::BadMagic(found))
+        }
+        Err(RecordScan::Corrupt(err)) => Scan::Corrupt(RecordError::Codec(err)),
+        // `scan_view` reports valid records in its Ok arm.
+        Err(RecordScan::Valid { .. }) => Scan::Corrupt(RecordError::ImpossibleField),
     }
 }
 
-/// Length of the message record at the start of bytes the store itself
-/// wrote; `None` at a blank marker or anything that is not a record.
-pub fn written_record_len(buf: &[u8]) -> Option<usize> {
+/// The message record at the start of bytes the store itself wrote; `None`
+/// at a blank marker or anything that is not a record.
+pub fn written_record(buf: &[u8]) -> Option<&[u8]> {
     let (total, magic) = (be_u32(buf, 0)?, be_u32(buf, 4)?);
     let len = usize::try_from(total).ok()?;
-    (magic == MESSAGE_MAGIC && len >= RECORD_BYTES_MIN && len <= buf.len()).then_some(len)
+    if magic != MESSAGE_MAGIC || len < RECORD_BYTES_MIN {
+        return None;
+    }
+    buf.get(..len)
 }
 
-fn verify(buf: &[u8], position: i64, verify_crc: bool) -> Result<usize, RecordError> {
-    let view = RecordView::parse(buf)?;
+/// The checks the body CRC does not cover: the record is where it says it
+/// is, and holds none of the zeros a torn write leaves in fields that can
+/// never legitimately be zero.
+fn verify_stored(view: &RecordView<'_>, position: i64) -> Result<(), RecordError> {
     if view.physical_offset() != position {
         return Err(RecordError::WrongPosition {
             stored: view.physical_offset(),
             actual: position,
         });
     }
-    // A torn write leaves zeros; the body CRC does not cover these fields,
-    // so reject the zeros they can never legitimately hold.
     let stamped = view.store_timestamp() > 0;
     if !stamped
         || !valid_topic_bytes(view.topic().as_bytes())
@@ -130,22 +135,15 @@ fn verify(buf: &[u8], position: i64, verify_crc: bool) -> Result<usize, RecordEr
     {
         return Err(RecordError::ImpossibleField);
     }
-    if verify_crc {
-        view.verify_crc()?;
-    }
-    Ok(view.total_size())
+    Ok(())
 }
 
-/// Whether a topic name is acceptable: 1..=127 bytes of `[A-Za-z0-9%|_.-]`,
-/// not `.` or `..` (it becomes a directory name).
+/// Whether a topic name is acceptable for the store: net's one rule
+/// (`ringmq_net::topic::validate_topic_name`: 1..=127 bytes of
+/// `[%|a-zA-Z0-9_-]`, so never `.`/`..` or a path separator, which matters
+/// because it becomes a directory name).
 pub fn valid_topic_bytes(topic: &[u8]) -> bool {
-    !topic.is_empty()
-        && topic.len() <= 127
-        && topic != b"."
-        && topic != b".."
-        && topic
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || b"%|-_.".contains(b))
+    std::str::from_utf8(topic).is_ok_and(|t| validate_topic_name(t).is_ok())
 }
 
 /// The blank end-of-file marker for a segment with `remaining` unused bytes.

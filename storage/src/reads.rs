@@ -12,10 +12,14 @@ use compio::io::AsyncReadAtExt;
 use crate::config::RECORD_BYTES_MAX;
 use crate::consume_queue::CqUnit;
 use crate::error::ReadError;
+use crate::key_index::KeyQuery;
 use crate::log_record::{self, RECORD_BYTES_MIN, Scan};
 use crate::physical_offset::{compose, local_of, shard_of};
 use crate::store::MessageStore;
 
+/// Candidates a key query reads beyond the `max` asked for, so that hash
+/// collisions rejected on reading do not shorten the answer.
+pub const KEY_QUERY_SLACK: usize = 32;
 /// Fewest consume-queue units a pull may scan (RocketMQ: 16,000 bytes / 20).
 pub const PULL_UNITS_SCANNED_MIN: u64 = 800;
 
@@ -112,7 +116,7 @@ impl MessageStore {
         max_bytes: u32,
         filter: TagFilter<'_>,
     ) -> GetResult {
-        let indexes = self.inner.indexes.borrow();
+        let mut indexes = self.inner.indexes.borrow_mut();
         let Some(queue) = indexes.queues.get(topic, queue_id) else {
             return GetResult::empty(GetStatus::NoMatchedLogicQueue, 0, 0, 0);
         };
@@ -138,7 +142,7 @@ impl MessageStore {
         let mut removed = false;
         let mut next = offset;
         while next < end {
-            let Some(unit) = queue.unit(next) else {
+            let Some(unit) = indexes.queues.unit(topic, queue_id, next) else {
                 if records.is_empty() && !removed {
                     let per_file =
                         i64::try_from(self.inner.config.cq_units_per_file).unwrap_or(i64::MAX);
@@ -223,10 +227,9 @@ impl MessageStore {
     fn unit_at(&self, topic: &str, queue_id: i32, logical: i64) -> Option<CqUnit> {
         self.inner
             .indexes
-            .borrow()
+            .borrow_mut()
             .queues
-            .get(topic, queue_id)?
-            .unit(logical)
+            .unit(topic, queue_id, logical)
     }
 
     async fn unit_store_timestamp(&self, unit: CqUnit) -> Result<i64, ReadError> {
@@ -311,15 +314,63 @@ impl MessageStore {
         }
         let record = self.read_bytes(physical_offset, size).await?;
         match log_record::scan(&record, physical_offset, true) {
-            Scan::Record { len } if len == size => Ok(record),
+            Scan::Record(bytes) if bytes.len() == size => Ok(record),
             _ => Err(ReadError::NotARecord(physical_offset)),
         }
     }
 
-    /// Shard-qualified physical offsets of records of `topic` with `key`
-    /// (a KEYS element or UNIQ_KEY) stored within `[begin_ts, end_ts]`,
-    /// newest first, at most `max`.
-    pub fn query_keys(
+    /// Records of `topic` with `key` (a KEYS element or UNIQ_KEY) stored
+    /// within `[begin_ts, end_ts]`, newest first, at most `max`: (physical
+    /// offset, record bytes). Every candidate the key index returns is read
+    /// and kept only if it carries the key (hashes collide, and an entry
+    /// may point at bytes a crash recovery rewrote).
+    pub async fn query_key_records(
+        &self,
+        topic: &str,
+        key: &str,
+        max: usize,
+        begin_ts: i64,
+        end_ts: i64,
+    ) -> Vec<(i64, Vec<u8>)> {
+        let candidates = {
+            let query = KeyQuery {
+                topic,
+                key,
+                begin_ts,
+                end_ts,
+                log_min: self.inner.log.borrow().min_offset,
+                max: max.saturating_add(KEY_QUERY_SLACK),
+            };
+            self.inner.indexes.borrow().keys.query(&query)
+        };
+        let shard = self.inner.config.shard_id;
+        let mut found = Vec::new();
+        for local in candidates {
+            if found.len() >= max {
+                break;
+            }
+            let physical = compose(shard, local);
+            let Ok(record) = self.read_record(physical).await else {
+                continue;
+            };
+            let carries = log_record::dispatch_facts(&record).is_ok_and(|facts| {
+                let in_time = (begin_ts..=end_ts).contains(&facts.store_timestamp);
+                let keyed = facts.unique_key == Some(key)
+                    || facts
+                        .keys
+                        .is_some_and(|keys| keys.split(' ').any(|k| k == key));
+                facts.topic == topic && in_time && keyed
+            });
+            if carries {
+                found.push((physical, record));
+            }
+        }
+        found
+    }
+
+    /// Shard-qualified physical offsets of the records
+    /// [`MessageStore::query_key_records`] returns.
+    pub async fn query_keys(
         &self,
         topic: &str,
         key: &str,
@@ -327,16 +378,10 @@ impl MessageStore {
         begin_ts: i64,
         end_ts: i64,
     ) -> Vec<i64> {
-        let min = self.inner.log.borrow().min_offset;
-        let shard = self.inner.config.shard_id;
-        self.inner
-            .indexes
-            .borrow()
-            .keys
-            .query(topic, key, max, begin_ts, end_ts)
+        self.query_key_records(topic, key, max, begin_ts, end_ts)
+            .await
             .into_iter()
-            .filter(|local| *local >= min)
-            .map(|local| compose(shard, local))
+            .map(|(physical, _)| physical)
             .collect()
     }
 }

@@ -1,11 +1,23 @@
 //! Start-up recovery (blocking; runs on `spawn_blocking` from
-//! [`crate::MessageStore::open`]). After a clean shutdown the checkpoint is
-//! trusted; after a crash (the `abort` marker is present) or without a valid
-//! checkpoint, the commit log is verified record by record (magic, size,
-//! physical offset, body CRC) from the start of the segment holding the last
-//! safe point, cut at the first bad record, its tail zeroed, and the consume
-//! queues and key index truncated and re-dispatched to match. Everything is
-//! synced and a fresh checkpoint written before the store opens.
+//! [`crate::MessageStore::open`]). Its cost depends on what the checkpoint
+//! does not cover, never on the size of the log or the number of messages:
+//!
+//! 1. The commit log is verified record by record (magic, size, physical
+//!    offset, body CRC) only from the checkpoint's `min(log flushed,
+//!    indexed)` forward (everything below was fdatasync'd before the
+//!    checkpoint was written), cut at the first bad record, its tail
+//!    zeroed. Without a valid checkpoint the whole log is verified.
+//! 2. Consume queues and key index are opened from their files without
+//!    reading them ([`consume_queue::recover`], [`KeyIndex::recover`]):
+//!    what they hold for records at or after the trusted offset
+//!    `min(indexed, log end)` is cut (it may be torn, or point at bytes
+//!    step 1 cut and the next run rewrites).
+//! 3. The log is re-dispatched from the trusted offset to its end.
+//! 4. Index files are synced and a fresh checkpoint written before the
+//!    store opens.
+//!
+//! Without a valid checkpoint (first start, or a version-1 store) the index
+//! directories are cleared and rebuilt from the whole log.
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -17,9 +29,9 @@ use thiserror::Error;
 
 use crate::checkpoint::Checkpoint;
 use crate::config::{RECORD_BYTES_MAX, SEGMENT_BYTES_MIN, StoreConfig};
-use crate::consume_queue::{self, CQ_UNIT_BYTES};
-use crate::indexes::Indexes;
-use crate::key_index;
+use crate::consume_queue::{self, RecoverBounds};
+use crate::indexes::{IndexError, Indexes};
+use crate::key_index::{KEYS_PER_RECORD_MAX, KeyIndex};
 use crate::log_record::{self, BLANK_MARKER_BYTES, Scan};
 use crate::physical_offset::{SHARD_ID_MAX, compose};
 use crate::segment;
@@ -79,37 +91,29 @@ pub fn recover(config: &StoreConfig) -> Result<Recovered, OpenError> {
     let mut bases = segment::list(&log_dir).map_err(io_context("listing segments"))?;
     check_segment_sizes(config, &bases)?;
     let crashed = config.abort_path().exists();
-    let checkpoint = std::fs::read(config.checkpoint_path())
-        .ok()
-        .and_then(|b| Checkpoint::decode(&b).ok());
-    let (scan_start, indexed) = match checkpoint {
-        Some(cp) if !crashed => (cp.log_flushed.min(cp.indexed), Some(cp.indexed)),
-        Some(cp) => {
-            let last_base = bases.last().copied().unwrap_or(0);
-            let safe = cp.log_flushed.min(cp.indexed).min(last_base);
-            (safe - safe % config.segment_bytes, Some(cp.indexed))
-        }
-        None => (bases.first().copied().unwrap_or(0), None),
-    };
-    let scan_start = scan_start.max(bases.first().copied().unwrap_or(0));
-    let (log_end, _) = walk_log(config, &bases, scan_start, u64::MAX, None)?;
-    if crashed || checkpoint.is_none() {
+    let checkpoint = read_checkpoint(config)?;
+    let log_min = bases.first().copied().unwrap_or(0);
+    let log_max = bases.last().map_or(0, |b| b + config.segment_bytes);
+    let verify_from = checkpoint
+        .map_or(log_min, |cp| cp.log_flushed.min(cp.indexed))
+        .clamp(log_min, log_max.max(log_min));
+    let (log_end, _) = walk_log(config, &bases, verify_from, u64::MAX, None)?;
+    let flushed_before = checkpoint.map_or(0, |cp| cp.log_flushed);
+    if crashed || checkpoint.is_none() || log_end != flushed_before {
         cut_tail(config, &mut bases, log_end)?;
     }
-    let redispatch_from = match indexed {
-        Some(indexed) => indexed
-            .min(log_end)
-            .max(bases.first().copied().unwrap_or(0)),
-        None => bases.first().copied().unwrap_or(0),
+    let trusted_end = checkpoint
+        .map_or(log_min, |cp| cp.indexed.min(log_end))
+        .max(log_min);
+    let (mut indexes, trusted_end) = match checkpoint {
+        Some(_) => open_indexes(config, trusted_end, log_min, crashed)?,
+        None => {
+            clear_indexes(config)?;
+            (Indexes::empty(config), log_min)
+        }
     };
-    let mut indexes = if indexed.is_some() {
-        load_indexes(config, &bases, redispatch_from)?
-    } else {
-        clear_indexes(config)?;
-        Indexes::default()
-    };
-    let (_, last_ts) = walk_log(config, &bases, redispatch_from, log_end, Some(&mut indexes))?;
-    persist_indexes(config, &mut indexes)?;
+    let (_, last_ts) = walk_log(config, &bases, trusted_end, log_end, Some(&mut indexes))?;
+    sync_indexes(&mut indexes)?;
     let last_store_timestamp = last_ts.max(checkpoint.map_or(0, |cp| cp.last_store_timestamp));
     let fresh = Checkpoint {
         log_flushed: log_end,
@@ -130,6 +134,29 @@ pub fn recover(config: &StoreConfig) -> Result<Recovered, OpenError> {
     })
 }
 
+/// The checkpoint, `None` if absent or not valid (then everything is
+/// verified and rebuilt); an unreadable file is an error.
+fn read_checkpoint(config: &StoreConfig) -> Result<Option<Checkpoint>, OpenError> {
+    let path = config.checkpoint_path();
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(OpenError::Io {
+                context: format!("reading {}", path.display()),
+                source,
+            });
+        }
+    };
+    match Checkpoint::decode(&bytes) {
+        Ok(cp) => Ok(Some(cp)),
+        Err(err) => {
+            tracing::warn!(%err, "checkpoint not usable; verifying the whole log and rebuilding the indexes");
+            Ok(None)
+        }
+    }
+}
+
 fn validate(config: &StoreConfig) -> Result<(), OpenError> {
     let seg = config.segment_bytes;
     if !(SEGMENT_BYTES_MIN..=(1 << 31) - 1).contains(&seg) {
@@ -143,10 +170,15 @@ fn validate(config: &StoreConfig) -> Result<(), OpenError> {
             config.shard_id
         )));
     }
-    if config.cq_units_per_file == 0 {
+    if config.cq_units_per_file == 0 || config.cq_mapped_files_max == 0 {
         return Err(OpenError::Config(
-            "cq_units_per_file must be positive".into(),
+            "cq_units_per_file and cq_mapped_files_max must be positive".into(),
         ));
+    }
+    if config.key_index_slots == 0 || (config.key_index_entries as usize) < KEYS_PER_RECORD_MAX {
+        return Err(OpenError::Config(format!(
+            "key_index_slots must be positive and key_index_entries at least {KEYS_PER_RECORD_MAX}"
+        )));
     }
     Ok(())
 }
@@ -234,8 +266,11 @@ impl SegmentReader {
             self.file.read_exact_at(&mut self.window, pos)?;
             self.window_at = pos;
         }
-        let start = usize::try_from(pos - self.window_at).unwrap_or(usize::MAX);
-        Ok(self.window.get(start..).unwrap_or_default())
+        // Invariant: the window was just (re)read to start at or before `pos`.
+        usize::try_from(pos - self.window_at)
+            .ok()
+            .and_then(|start| self.window.get(start..))
+            .ok_or_else(|| io::Error::other("scan window does not cover the position"))
     }
 }
 
@@ -272,9 +307,12 @@ fn walk_log(
                 physical,
                 config.verify_crc_on_recovery && indexes.is_none(),
             ) {
-                Scan::Record { len } => {
-                    let record = bytes.get(..len).unwrap_or_default();
-                    let store_ts = log_record::store_timestamp(record).unwrap_or(0);
+                Scan::Record(record) => {
+                    let len = record.len();
+                    // A verified record always holds a store timestamp.
+                    let Ok(store_ts) = log_record::store_timestamp(record) else {
+                        return Ok((pos, last_ts));
+                    };
                     if store_ts < last_ts {
                         // Store timestamps never go backwards: a torn header.
                         tracing::warn!(
@@ -284,11 +322,17 @@ fn walk_log(
                         return Ok((pos, last_ts));
                     }
                     last_ts = store_ts;
-                    if let Some(Err(err)) = indexes
-                        .as_deref_mut()
-                        .map(|ix| ix.apply(record, pos, base, config.cq_units_per_file))
-                    {
-                        tracing::warn!(%err, pos, "record not indexable during recovery");
+                    match indexes.as_deref_mut().map(|ix| ix.apply(record, pos)) {
+                        Some(Err(IndexError::Io(source))) => {
+                            return Err(OpenError::Io {
+                                context: format!("indexing the record at {pos}"),
+                                source,
+                            });
+                        }
+                        Some(Err(err)) => {
+                            tracing::warn!(%err, pos, "record not indexable during recovery");
+                        }
+                        _ => {}
                     }
                     pos += len as u64;
                     if in_seg + len as u64 + BLANK_MARKER_BYTES as u64 > seg_bytes {
@@ -351,125 +395,80 @@ fn clear_indexes(config: &StoreConfig) -> Result<(), OpenError> {
     Ok(())
 }
 
-/// Loads consume queues and key index, drops what covers records at or after
-/// `end`, and makes the files on disk match what was kept.
-fn load_indexes(config: &StoreConfig, bases: &[u64], end: u64) -> Result<Indexes, OpenError> {
-    let cq_root = config.consumequeue_dir();
-    let mut queues =
-        consume_queue::load_all(&cq_root).map_err(io_context("loading consume queues"))?;
-    queues.truncate_from_log(end);
-    // Units whose segments retention deleted are below every queue's minimum.
-    let log_min = bases.first().copied().unwrap_or(0);
-    for topic_queues in queues.topics.values_mut() {
-        for queue in topic_queues.values_mut() {
-            queue.drop_below_log(log_min);
-        }
+/// Opens consume queues and key index from their files, cutting what
+/// covers records at or after `trusted_end` (re-dispatched next). Damaged
+/// files (truncated, torn) lower that offset to where their lost entries
+/// begin; returns the indexes and the offset to re-dispatch from.
+fn open_indexes(
+    config: &StoreConfig,
+    trusted_end: u64,
+    log_min: u64,
+    crashed: bool,
+) -> Result<(Indexes, u64), OpenError> {
+    let mut trusted = trusted_end;
+    let mut queues = recover_queues(config, trusted, log_min, crashed)?;
+    if let Some(point) = queues.damage.filter(|p| *p < trusted) {
+        trusted = point.max(log_min);
+        queues = recover_queues(config, trusted, log_min, crashed)?;
     }
-    trim_cq_files(&cq_root, &queues)?;
-    let key_root = config.keyindex_dir();
-    let mut keys = key_index::KeyIndex::default();
-    for base in segment::list(&key_root).map_err(io_context("listing key index"))? {
-        let path = key_index::file_path(&key_root, base);
-        if !bases.contains(&base) || base > end - end % config.segment_bytes {
-            std::fs::remove_file(&path)
-                .map_err(io_context(format!("removing {}", path.display())))?;
-            continue;
-        }
-        let bytes =
-            std::fs::read(&path).map_err(io_context(format!("reading {}", path.display())))?;
-        let kept = keys.load_file(base, &bytes, end);
-        if kept != bytes.len() as u64 {
-            OpenOptions::new()
-                .write(true)
-                .open(&path)
-                .and_then(|f| f.set_len(kept))
-                .map_err(io_context(format!("truncating {}", path.display())))?;
-        }
+    let mut keys = recover_keys(config, trusted)?;
+    if let Some(point) = keys.damage.filter(|p| *p < trusted) {
+        trusted = point.max(log_min);
+        queues = recover_queues(config, trusted, log_min, crashed)?;
+        keys = recover_keys(config, trusted)?;
     }
-    Ok(Indexes { queues, keys })
+    for path in keys.drop_below_log(log_min) {
+        std::fs::remove_file(&path).map_err(io_context(format!("removing {}", path.display())))?;
+    }
+    Ok((Indexes { queues, keys }, trusted))
 }
 
-/// Removes consume-queue files not kept in memory and truncates kept ones to
-/// their kept length.
-fn trim_cq_files(root: &Path, queues: &consume_queue::ConsumeQueues) -> Result<(), OpenError> {
-    let Ok(topics) = std::fs::read_dir(root) else {
-        return Ok(());
+fn recover_queues(
+    config: &StoreConfig,
+    trusted_end: u64,
+    log_min: u64,
+    crashed: bool,
+) -> Result<consume_queue::ConsumeQueues, OpenError> {
+    let bounds = RecoverBounds {
+        trusted_end,
+        log_min,
+        crashed,
     };
-    for topic_dir in topics.flatten() {
-        let topic = topic_dir.file_name().to_string_lossy().into_owned();
-        let Ok(queue_dirs) = std::fs::read_dir(topic_dir.path()) else {
-            continue;
-        };
-        for queue_dir in queue_dirs.flatten() {
-            let queue_id = queue_dir
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<i32>().ok());
-            let queue = queue_id.and_then(|q| queues.get(&topic, q));
-            let Ok(files) = std::fs::read_dir(queue_dir.path()) else {
-                continue;
-            };
-            for file in files.flatten() {
-                let name = file.file_name().to_str().and_then(segment::parse_file_name);
-                let first = name.map(|n| i64::try_from(n / CQ_UNIT_BYTES as u64).unwrap_or(-1));
-                let kept = queue.and_then(|q| q.files.iter().find(|f| Some(f.first) == first));
-                let result = match kept {
-                    Some(kept) if kept.durable_len > 0 => OpenOptions::new()
-                        .write(true)
-                        .open(file.path())
-                        .and_then(|f| f.set_len(kept.durable_len as u64)),
-                    _ => std::fs::remove_file(file.path()),
-                };
-                result.map_err(io_context(format!("trimming {}", file.path().display())))?;
-            }
-        }
-    }
-    Ok(())
+    consume_queue::recover(
+        &config.consumequeue_dir(),
+        config.cq_units_per_file,
+        config.cq_mapped_files_max,
+        bounds,
+    )
+    .map_err(io_context("recovering consume queues"))
 }
 
-/// Writes and syncs all index bytes not yet durable (blocking).
-pub fn persist_indexes(config: &StoreConfig, indexes: &mut Indexes) -> Result<(), OpenError> {
-    let cq_root = config.consumequeue_dir();
-    for (topic, queues) in indexes.queues.topics.iter_mut() {
-        for (queue_id, queue) in queues.iter_mut() {
-            for file in queue
-                .files
-                .iter_mut()
-                .filter(|f| f.durable_len < f.bytes.len())
-            {
-                let path = consume_queue::file_path(&cq_root, topic, *queue_id, file.first);
-                let pending = file.bytes.get(file.durable_len..).unwrap_or_default();
-                write_synced(&path, file.durable_len as u64, pending)?;
-                file.durable_len = file.bytes.len();
-            }
-        }
-    }
-    let key_root = config.keyindex_dir();
-    for (base, file) in indexes
-        .keys
-        .files
-        .iter_mut()
-        .filter(|(_, f)| !f.pending.is_empty())
-    {
-        let path = key_index::file_path(&key_root, *base);
-        write_synced(&path, file.durable_len, &file.pending)?;
-        file.durable_len += file.pending.len() as u64;
-        file.pending.clear();
-    }
-    Ok(())
+fn recover_keys(config: &StoreConfig, trusted_end: u64) -> Result<KeyIndex, OpenError> {
+    KeyIndex::recover(
+        &config.keyindex_dir(),
+        config.key_index_slots,
+        config.key_index_entries,
+        trusted_end,
+    )
+    .map_err(io_context("recovering the key index"))
 }
 
-fn write_synced(path: &Path, at: u64, bytes: &[u8]) -> Result<(), OpenError> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io_context(format!("creating {}", dir.display())))?;
+/// fdatasyncs every index file written during recovery.
+fn sync_indexes(indexes: &mut Indexes) -> Result<(), OpenError> {
+    let mut dirty = indexes.queues.take_dirty();
+    dirty.extend(indexes.keys.take_dirty());
+    let mut dirs = indexes.queues.take_new_dirs();
+    dirs.extend(indexes.keys.take_new_dirs());
+    dirs.extend(
+        dirty
+            .iter()
+            .filter_map(|p| p.parent().map(Path::to_path_buf)),
+    );
+    dirs.sort();
+    dirs.dedup();
+    crate::mmap::sync_files(&dirty).map_err(io_context("syncing index files"))?;
+    for dir in &dirs {
+        segment::sync_dir(dir).map_err(io_context(format!("syncing {}", dir.display())))?;
     }
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .map_err(io_context(format!("opening {}", path.display())))?;
-    file.write_all_at(bytes, at)
-        .and_then(|()| file.sync_data())
-        .map_err(io_context(format!("writing {}", path.display())))
+    Ok(())
 }

@@ -6,8 +6,6 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::consume_queue;
-use crate::key_index;
 use crate::segment;
 use crate::store::MessageStore;
 
@@ -60,21 +58,11 @@ impl MessageStore {
             log.segments.remove(&base);
             log.min_offset = log.min_offset.max(new_min);
         }
-        let cq_root = self.inner.config.consumequeue_dir();
-        let key_root = self.inner.config.keyindex_dir();
         let mut doomed = vec![segment::path(&self.inner.config.commitlog_dir(), base)];
         {
             let mut indexes = self.inner.indexes.borrow_mut();
-            for (topic, queues) in indexes.queues.topics.iter_mut() {
-                for (queue_id, queue) in queues.iter_mut() {
-                    for first in queue.drop_below_log(new_min) {
-                        doomed.push(consume_queue::file_path(&cq_root, topic, *queue_id, first));
-                    }
-                }
-            }
-            for key_base in indexes.keys.drop_below_log(new_min) {
-                doomed.push(key_index::file_path(&key_root, key_base));
-            }
+            doomed.extend(indexes.queues.drop_below_log(new_min));
+            doomed.extend(indexes.keys.drop_below_log(new_min));
         }
         for path in doomed {
             match compio::fs::remove_file(&path).await {
@@ -90,10 +78,10 @@ impl MessageStore {
     /// Forgets a topic's consume queues and queue offsets and deletes their
     /// files. Its records stay in the log until retention removes them.
     pub async fn delete_topic(&self, topic: &str) -> std::io::Result<()> {
-        self.inner.indexes.borrow_mut().queues.topics.remove(topic);
+        self.inner.indexes.borrow_mut().queues.remove_topic(topic);
         self.inner.log.borrow_mut().next_queue_offset.remove(topic);
         let dir = self.inner.config.consumequeue_dir().join(topic);
-        if topic.is_empty() || topic.contains('/') || topic == "." || topic == ".." {
+        if !crate::log_record::valid_topic_bytes(topic.as_bytes()) {
             return Ok(());
         }
         match compio::runtime::spawn_blocking(move || std::fs::remove_dir_all(dir)).await {

@@ -38,10 +38,8 @@ use futures::channel::oneshot;
 
 use crate::checkpoint::Checkpoint;
 use crate::config::{DISK_CHECK_INTERVAL_MS, FaultPoint, FlushMode, RECORD_BYTES_MAX, StoreConfig};
-use crate::consume_queue;
 use crate::error::PutError;
-use crate::indexes::Indexes;
-use crate::key_index;
+use crate::indexes::{IndexError, Indexes};
 use crate::log_record::{self, BLANK_MARKER_BYTES};
 use crate::physical_offset::compose;
 use crate::recovery::{self, OpenError};
@@ -168,9 +166,10 @@ impl MessageStore {
         }
         let indexes = recovered.indexes;
         let mut next_queue_offset: HashMap<String, HashMap<i32, i64>> = HashMap::new();
-        for (topic, queues) in &indexes.queues.topics {
-            let offsets = queues.iter().map(|(q, cq)| (*q, cq.max_offset())).collect();
-            next_queue_offset.insert(topic.clone(), offsets);
+        for (topic, queue_id, max) in indexes.queues.max_offsets() {
+            if let Some(next) = next_queue_offset_mut(&mut next_queue_offset, topic, queue_id) {
+                *next = max;
+            }
         }
         let log_end = recovered.log_end;
         let log = LogState {
@@ -460,11 +459,17 @@ impl Inner {
             let physical_offset = compose(self.config.shard_id, at);
             let queue_offset = match log_record::head(record) {
                 Ok(head) if head.dispatched => {
-                    let counter =
-                        next_queue_offset(&mut log.next_queue_offset, head.topic, head.queue_id);
-                    let assigned = *counter;
-                    *counter += 1;
-                    assigned
+                    match next_queue_offset_mut(
+                        &mut log.next_queue_offset,
+                        head.topic,
+                        head.queue_id,
+                    ) {
+                        Some(counter) => {
+                            *counter += 1;
+                            *counter - 1
+                        }
+                        None => 0,
+                    }
                 }
                 _ => 0,
             };
@@ -603,9 +608,7 @@ impl Inner {
                 for waiter in waiters {
                     let _ = waiter.send(());
                 }
-                return result.map_err(|err| {
-                    PutError::SegmentUnavailable(format!("persisting indexes: {err}"))
-                });
+                return result;
             }
             let (sender, receiver) = oneshot::channel();
             self.index_persist_waiters.borrow_mut().push(sender);
@@ -616,77 +619,32 @@ impl Inner {
         ))
     }
 
-    async fn persist_indexes_once(&self) -> std::io::Result<()> {
+    /// fdatasyncs every index file written since the last persist (off the
+    /// loop), then records the checkpoint: everything dispatched before the
+    /// call is in the page cache of those files, so `indexed` covers it.
+    async fn persist_indexes_once(&self) -> Result<(), PutError> {
         let indexed = self.dispatched.get();
         let log_flushed = self.flushed.get();
-        let cq_root = self.config.consumequeue_dir();
-        let key_root = self.config.keyindex_dir();
-        let (cq_writes, key_writes) = {
-            let indexes = self.indexes.borrow();
-            let mut cq_writes = Vec::new();
-            for (topic, queues) in &indexes.queues.topics {
-                for (queue_id, queue) in queues {
-                    for file in queue.files.iter().filter(|f| f.durable_len < f.bytes.len()) {
-                        let path = consume_queue::file_path(&cq_root, topic, *queue_id, file.first);
-                        let bytes = file
-                            .bytes
-                            .get(file.durable_len..)
-                            .unwrap_or_default()
-                            .to_vec();
-                        cq_writes.push((
-                            topic.clone(),
-                            *queue_id,
-                            file.first,
-                            path,
-                            file.durable_len,
-                            bytes,
-                        ));
-                    }
-                }
-            }
-            let key_writes: Vec<_> = indexes
-                .keys
-                .files
-                .iter()
-                .filter(|(_, f)| !f.pending.is_empty())
-                .map(|(base, f)| {
-                    (
-                        *base,
-                        key_index::file_path(&key_root, *base),
-                        f.durable_len,
-                        f.pending.clone(),
-                    )
-                })
-                .collect();
-            (cq_writes, key_writes)
+        let (files, dirs) = {
+            let mut indexes = self.indexes.borrow_mut();
+            let mut files = indexes.queues.take_dirty();
+            files.extend(indexes.keys.take_dirty());
+            let mut dirs = indexes.queues.take_new_dirs();
+            dirs.extend(indexes.keys.take_new_dirs());
+            (files, dirs)
         };
-        for (topic, queue_id, first, path, at, bytes) in cq_writes {
-            let len = bytes.len();
-            write_synced(&path, at as u64, bytes).await?;
-            let mut indexes = self.indexes.borrow_mut();
-            let file = indexes
-                .queues
-                .topics
-                .get_mut(&topic)
-                .and_then(|q| q.get_mut(&queue_id))
-                .and_then(|q| q.files.iter_mut().find(|f| f.first == first));
-            if let Some(file) = file {
-                file.durable_len = file.durable_len.max(at + len);
-            }
-        }
-        for (base, path, at, bytes) in key_writes {
-            let len = bytes.len();
-            write_synced(&path, at, bytes).await?;
-            let mut indexes = self.indexes.borrow_mut();
-            if let Some(file) = indexes
-                .keys
-                .files
-                .get_mut(&base)
-                .filter(|f| f.durable_len == at)
-            {
-                file.durable_len += len as u64;
-                file.pending.drain(..len.min(file.pending.len()));
-            }
+        let synced = compio::runtime::spawn_blocking(move || {
+            crate::mmap::sync_files(&files)?;
+            dirs.iter().try_for_each(|dir| segment::sync_dir(dir))
+        })
+        .await
+        .map_err(|_| std::io::Error::other("index sync panicked"))
+        .and_then(|result| result);
+        if let Err(err) = synced {
+            // A failed fsync is never retried: its pages may be lost.
+            let reason = format!("index fdatasync failed: {err}");
+            self.enter_read_only(reason.clone());
+            return Err(PutError::ReadOnly(reason));
         }
         let checkpoint = Checkpoint {
             log_flushed,
@@ -698,37 +656,26 @@ impl Inner {
             segment::write_atomically(&path, &checkpoint.encode())
         })
         .await
-        .map_err(|_| std::io::Error::other("checkpoint writer panicked"))?
+        .map_err(|_| std::io::Error::other("checkpoint writer panicked"))
+        .and_then(|result| result)
+        .map_err(|err| PutError::SegmentUnavailable(format!("writing the checkpoint: {err}")))
     }
 }
 
-async fn write_synced(path: &std::path::Path, at: u64, bytes: Vec<u8>) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        compio::fs::create_dir_all(dir).await?;
-    }
-    let mut file = OpenOptions::new()
-        .create(true)
-        .write(true)
-        .open(path)
-        .await?;
-    let compio::BufResult(result, _) = file.write_all_at(bytes, at).await;
-    result?;
-    file.sync_data().await
-}
-
-fn next_queue_offset<'a>(
+/// The next queue offset counter of a queue; allocates the topic's name
+/// only the first time the topic is seen (never `None`: the topic is
+/// inserted first).
+fn next_queue_offset_mut<'a>(
     table: &'a mut HashMap<String, HashMap<i32, i64>>,
     topic: &str,
     queue_id: i32,
-) -> &'a mut i64 {
+) -> Option<&'a mut i64> {
     if !table.contains_key(topic) {
         table.insert(topic.to_owned(), HashMap::new());
     }
     table
-        .entry(topic.to_owned())
-        .or_default()
-        .entry(queue_id)
-        .or_insert(0)
+        .get_mut(topic)
+        .map(|queues| queues.entry(queue_id).or_insert(0))
 }
 
 /// Appends bytes to the pending chunk they continue, or starts a new one.
@@ -813,20 +760,14 @@ async fn run_index_rebuilder(inner: Rc<Inner>) {
 }
 
 fn dispatch_chunk(inner: &Inner, chunk: &Chunk) -> Vec<(String, i32, i64)> {
-    let seg_bytes = inner.config.segment_bytes;
-    let base = chunk.at - chunk.at % seg_bytes;
     let mut arrivals: Vec<(String, i32, i64)> = Vec::new();
     let mut indexes = inner.indexes.borrow_mut();
     let mut pos = 0usize;
-    while let Some(rest) = chunk.bytes.get(pos..) {
+    while let Some(record) = chunk.bytes.get(pos..).and_then(log_record::written_record) {
         let local = chunk.at + pos as u64;
         // The writer wrote these bytes itself: only the header is checked
         // here; `apply` parses the record once.
-        let Some(len) = log_record::written_record_len(rest) else {
-            break;
-        };
-        let record = rest.get(..len).unwrap_or_default();
-        match indexes.apply(record, local, base, inner.config.cq_units_per_file) {
+        match indexes.apply(record, local) {
             Ok(Some((topic, queue_id, max))) => {
                 match arrivals
                     .iter_mut()
@@ -837,9 +778,14 @@ fn dispatch_chunk(inner: &Inner, chunk: &Chunk) -> Vec<(String, i32, i64)> {
                 }
             }
             Ok(None) => {}
+            Err(IndexError::Io(err)) => {
+                drop(indexes);
+                inner.enter_read_only(format!("index file write failed: {err}"));
+                return arrivals;
+            }
             Err(err) => tracing::warn!(%err, local, "written record not indexable"),
         }
-        pos += len;
+        pos += record.len();
     }
     arrivals
 }
@@ -920,7 +866,7 @@ async fn run_index_flusher(inner: Rc<Inner>) {
     loop {
         compio::time::sleep(period).await;
         if let Err(err) = inner.persist_indexes().await {
-            tracing::warn!(%err, "index flush failed; will retry");
+            tracing::warn!(%err, "index flush failed");
         }
     }
 }

@@ -63,7 +63,7 @@ async fn appended_records_are_pulled_back_in_order_across_segments() {
     assert_eq!(records.len(), 32);
     let view = ringmq_storage::log_record::dispatch_facts(&records[0]).unwrap();
     assert_eq!((view.queue_id, view.queue_offset), (1, 10));
-    let keys = store.query_keys("TopicA", "21", 10, 0, i64::MAX);
+    let keys = store.query_keys("TopicA", "21", 10, 0, i64::MAX).await;
     assert_eq!(keys, vec![offsets[21]]);
     let record = store.read_record(offsets[21]).await.unwrap();
     assert_eq!(
@@ -182,7 +182,10 @@ async fn a_record_after_an_eight_byte_blank_marker_lands_in_the_next_segment() {
         .unwrap();
     assert_eq!(second.physical_offset, 4096);
     assert_eq!(pulled(&store, "E", 0, 0, 8).await.len(), 2);
-    assert_eq!(store.query_keys("E", "k2", 4, 0, i64::MAX), vec![4096]);
+    assert_eq!(
+        store.query_keys("E", "k2", 4, 0, i64::MAX).await,
+        vec![4096]
+    );
     drop(store);
     let mut cfg = config(dir.path(), FlushMode::Sync { timeout_ms: 5000 });
     cfg.segment_bytes = 4096;

@@ -1,6 +1,9 @@
 //! Property test: random sequences of appends (single and batch), flushes,
-//! segment rotations (small segments), clean and crash reopens and pulls
-//! agree with an in-memory model of every queue.
+//! segment rotations (small segments), consume-queue file rotations and
+//! map-cache evictions (7 units per file, 2 files mapped), key-index file
+//! rotations (64 entries per file, 3 slots: long chains), clean and crash
+//! reopens, pulls and key lookups agree with an in-memory model of every
+//! queue and every key.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use std::collections::HashMap;
@@ -39,7 +42,14 @@ enum Op {
         max: u32,
         tag: Option<usize>,
     },
+    QueryKey {
+        topic: usize,
+        group: usize,
+    },
 }
+
+/// Records share one of these group keys (`g<n>`) besides their own key.
+const KEY_GROUPS: usize = 5;
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
@@ -51,16 +61,22 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<bool>().prop_map(|clean| Op::Reopen { clean }),
         4 => (0..2usize, 0..QUEUES, 0..40i64, 1..40u32, proptest::option::of(0..3usize))
             .prop_map(|(topic, queue, offset, max, tag)| Op::Pull { topic, queue, offset, max, tag }),
+        2 => (0..2usize, 0..KEY_GROUPS).prop_map(|(topic, group)| Op::QueryKey { topic, group }),
     ]
 }
 
 /// What the model remembers per record: body and tag index.
 type Model = HashMap<(usize, i32), Vec<(Vec<u8>, usize)>>;
+/// Physical offsets of the records carrying each (topic, key), oldest first.
+type KeyModel = HashMap<(usize, String), Vec<i64>>;
 
 fn config(dir: &std::path::Path, sync: bool) -> StoreConfig {
     let mut config = StoreConfig::new(dir);
     config.segment_bytes = 8192;
     config.cq_units_per_file = 7;
+    config.cq_mapped_files_max = 2;
+    config.key_index_slots = 3;
+    config.key_index_entries = 64;
     config.flush = if sync {
         FlushMode::Sync { timeout_ms: 5000 }
     } else {
@@ -79,6 +95,7 @@ async fn run(ops: Vec<Op>, sync: bool) {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Some(MessageStore::open(config(dir.path(), sync)).await.unwrap());
     let mut model = Model::new();
+    let mut keys = KeyModel::new();
     let mut seq = 0usize;
     for op in ops {
         let current = store.as_ref().unwrap();
@@ -91,7 +108,8 @@ async fn run(ops: Vec<Op>, sync: bool) {
             } => {
                 seq += 1;
                 let data = body(seq, body_len);
-                let props = format!("TAGS\u{1}{}\u{2}KEYS\u{1}k{seq}", TAGS[tag]);
+                let group = format!("g{}", seq % KEY_GROUPS);
+                let props = format!("TAGS\u{1}{}\u{2}KEYS\u{1}k{seq} {group}", TAGS[tag]);
                 let put = current
                     .put(encode_simple(TOPICS[topic], queue, &data, &props))
                     .await
@@ -99,8 +117,13 @@ async fn run(ops: Vec<Op>, sync: bool) {
                 let list = model.entry((topic, queue)).or_default();
                 assert_eq!(put.queue_offset, list.len() as i64);
                 list.push((data, tag));
-                let found = current.query_keys(TOPICS[topic], &format!("k{seq}"), 4, 0, i64::MAX);
+                let found = current
+                    .query_keys(TOPICS[topic], &format!("k{seq}"), 4, 0, i64::MAX)
+                    .await;
                 assert_eq!(found, vec![put.physical_offset]);
+                keys.entry((topic, group))
+                    .or_default()
+                    .push(put.physical_offset);
             }
             Op::Batch {
                 topic,
@@ -149,6 +172,14 @@ async fn run(ops: Vec<Op>, sync: bool) {
             } => {
                 check_pull(current, &model, topic, queue, offset, max, tag).await;
             }
+            Op::QueryKey { topic, group } => {
+                check_key(current, &keys, topic, group).await;
+            }
+        }
+    }
+    for topic in 0..TOPICS.len() {
+        for group in 0..KEY_GROUPS {
+            check_key(store.as_ref().unwrap(), &keys, topic, group).await;
         }
     }
     let current = store.as_ref().unwrap();
@@ -157,6 +188,19 @@ async fn run(ops: Vec<Op>, sync: bool) {
             check_pull(current, &model, topic, queue, 0, 10_000, None).await;
         }
     }
+}
+
+/// A group key's lookup returns exactly the model's records, newest first.
+async fn check_key(store: &MessageStore, keys: &KeyModel, topic: usize, group: usize) {
+    let key = format!("g{group}");
+    let expected: Vec<i64> = keys
+        .get(&(topic, key.clone()))
+        .map(|list| list.iter().rev().copied().collect())
+        .unwrap_or_default();
+    let found = store
+        .query_keys(TOPICS[topic], &key, 10_000, 0, i64::MAX)
+        .await;
+    assert_eq!(found, expected, "key {key} of topic {}", TOPICS[topic]);
 }
 
 async fn check_pull(

@@ -14,6 +14,7 @@ fn config(dir: &std::path::Path) -> StoreConfig {
     let mut config = StoreConfig::new(dir);
     config.segment_bytes = 8192;
     config.cq_units_per_file = 10;
+    config.key_index_entries = 64;
     config.flush = FlushMode::Sync { timeout_ms: 5000 };
     config
 }
@@ -48,6 +49,20 @@ async fn expired_segments_are_deleted_with_their_index_data() {
             .join(format!("{:020}", 0))
             .exists()
     );
+    // Key-index files: records 0..64 in the first (named 0), 64..100 in the
+    // second. The first is deleted once all its records are below the log.
+    let key_file = |name: i64| dir.path().join("keyindex").join(format!("{name:020}"));
+    assert!(puts[63].physical_offset < log_min);
+    assert!(!key_file(0).exists());
+    assert!(key_file(puts[64].physical_offset).exists());
+    // Consume-queue files below the log minimum are deleted too.
+    let cq_file = |first: i64| {
+        dir.path()
+            .join("consumequeue/Old/0")
+            .join(format!("{:020}", first * 20))
+    };
+    assert!(!cq_file(0).exists());
+    assert!(cq_file(90).exists());
     // The segment being written is never deleted.
     assert!(store.read_record(puts[99].physical_offset).await.is_ok());
     let min = store.min_offset("Old", 0);
@@ -61,9 +76,14 @@ async fn expired_segments_are_deleted_with_their_index_data() {
         (too_small.status, too_small.next_begin_offset),
         (GetStatus::OffsetTooSmall, min)
     );
-    assert!(store.query_keys("Old", "k0", 4, 0, i64::MAX).is_empty());
+    assert!(
+        store
+            .query_keys("Old", "k0", 4, 0, i64::MAX)
+            .await
+            .is_empty()
+    );
     assert_eq!(
-        store.query_keys("Old", "k99", 4, 0, i64::MAX),
+        store.query_keys("Old", "k99", 4, 0, i64::MAX).await,
         vec![puts[99].physical_offset]
     );
     assert!(store.read_record(puts[0].physical_offset).await.is_err());
