@@ -8,7 +8,8 @@
 //!
 //! Run: `cargo bench -p ringmq-benches --bench storage`
 //! Sizes: RINGMQ_BENCH_APPEND_MIB (default 512), RINGMQ_BENCH_RECOVERY_MIB
-//! (default 1024).
+//! (default 1024). RINGMQ_BENCH_INLINE_WRITE_BYTES sets the store's
+//! `inline_write_bytes_max` (default: the store's default).
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use std::os::unix::io::AsRawFd;
@@ -121,6 +122,15 @@ mod raw {
 fn store_config(dir: &std::path::Path, flush: FlushMode) -> StoreConfig {
     let mut config = StoreConfig::new(dir);
     config.flush = flush;
+    // The bench's disk is shared with other runs: only a really full disk
+    // may refuse its writes.
+    config.disk_usage_max_percent = 99;
+    if let Some(bytes) = std::env::var("RINGMQ_BENCH_INLINE_WRITE_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        config.inline_write_bytes_max = bytes;
+    }
     config
 }
 

@@ -20,6 +20,9 @@ pub const CQ_UNITS_PER_FILE_DEFAULT: u64 = 300_000;
 /// with the default 300,000 units per file that is 6 GiB of address space
 /// and no file descriptors (a mapping keeps none).
 pub const CQ_MAPPED_FILES_MAX_DEFAULT: usize = 1024;
+/// Commit-log writes up to this size are plain `pwrite`s on the shard's
+/// loop instead of io_uring WRITEs (see `StoreConfig::inline_write_bytes_max`).
+pub const INLINE_WRITE_BYTES_MAX_DEFAULT: usize = 0;
 /// Interval between two background flushes of the consume queues, the key
 /// index and the checkpoint (RocketMQ `flushIntervalConsumeQueue`).
 pub const INDEX_FLUSH_INTERVAL_MS_DEFAULT: u64 = 1000;
@@ -81,6 +84,12 @@ pub struct StoreConfig {
     pub disk_usage_max_percent: u8,
     /// Units (20 bytes each) per consume-queue file.
     pub cq_units_per_file: u64,
+    /// Commit-log writes of at most this many bytes are done with a plain
+    /// buffered `pwrite` on the loop (a page-cache copy, cheaper than an
+    /// io_uring WRITE that ext4 punts to an io-wq thread); larger ones go
+    /// through io_uring. The trade-off: a `pwrite` can stall the loop when
+    /// the kernel throttles dirty pages. 0 = always io_uring.
+    pub inline_write_bytes_max: usize,
     /// Most consume-queue files kept mapped at once.
     pub cq_mapped_files_max: usize,
     /// Slot-table size of one key-index file (RocketMQ: 5,000,000).
@@ -107,6 +116,7 @@ impl StoreConfig {
             disk_usage_max_percent: 90,
             cq_units_per_file: CQ_UNITS_PER_FILE_DEFAULT,
             cq_mapped_files_max: CQ_MAPPED_FILES_MAX_DEFAULT,
+            inline_write_bytes_max: INLINE_WRITE_BYTES_MAX_DEFAULT,
             key_index_slots: crate::key_index::KEY_INDEX_SLOTS_DEFAULT,
             key_index_entries: crate::key_index::KEY_INDEX_ENTRIES_DEFAULT,
             index_flush_interval_ms: INDEX_FLUSH_INTERVAL_MS_DEFAULT,
@@ -171,6 +181,7 @@ impl fmt::Debug for StoreConfig {
             .field("disk_usage_max_percent", &self.disk_usage_max_percent)
             .field("cq_units_per_file", &self.cq_units_per_file)
             .field("cq_mapped_files_max", &self.cq_mapped_files_max)
+            .field("inline_write_bytes_max", &self.inline_write_bytes_max)
             .field("key_index_slots", &self.key_index_slots)
             .field("key_index_entries", &self.key_index_entries)
             .field("fault_probe", &self.fault_probe.is_some())

@@ -249,6 +249,19 @@ impl ConsumeQueues {
     /// The unit at a logical offset, if readable.
     pub fn unit(&mut self, topic: &str, queue_id: i32, logical: i64) -> Option<CqUnit> {
         let queue = self.get(topic, queue_id)?;
+        self.unit_in(queue, topic, queue_id, logical)
+    }
+
+    /// The unit at a logical offset of `queue` (as returned by
+    /// [`ConsumeQueues::get`] for `topic`/`queue_id`), if readable; saves
+    /// the queue lookup when reading many units.
+    pub fn unit_in(
+        &mut self,
+        queue: ConsumeQueue,
+        topic: &str,
+        queue_id: i32,
+        logical: i64,
+    ) -> Option<CqUnit> {
         if logical < queue.min_offset || logical >= queue.max_offset {
             return None;
         }
@@ -608,12 +621,12 @@ fn recover_queue(
     let min = first_file + first_false(&head, 0, head_end, |u| !in_log(u))?;
     let damage = if damaged {
         // Re-dispatch from just after the last unit that survived.
-        let last_unit = match max > first_file {
-            true => read_unit(
-                &open(max - (max - 1).rem_euclid(per_file) - 1)?,
-                (max - 1).rem_euclid(per_file),
-            )?,
-            false => None,
+        let last = max - 1;
+        let last_unit = if max > first_file {
+            let index = last.rem_euclid(per_file);
+            read_unit(&open(last - index)?, index)?
+        } else {
+            None
         };
         Some(last_unit.map_or(bounds.log_min, |u| {
             local_of(u.physical_offset) + u64::try_from(u.size).unwrap_or(0)

@@ -142,7 +142,7 @@ impl MessageStore {
         let mut removed = false;
         let mut next = offset;
         while next < end {
-            let Some(unit) = indexes.queues.unit(topic, queue_id, next) else {
+            let Some(unit) = indexes.queues.unit_in(queue, topic, queue_id, next) else {
                 if records.is_empty() && !removed {
                     let per_file =
                         i64::try_from(self.inner.config.cq_units_per_file).unwrap_or(i64::MAX);

@@ -4,7 +4,7 @@
 //! writers waiting for it (written, dispatched, flushed).
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
@@ -53,10 +53,15 @@ impl Future for Notified<'_> {
 /// A log position that only grows, with waiters released in order once it
 /// reaches their target. Failing the watermark drops every waiter, whose
 /// receivers then see `Canceled`.
+///
+/// Waiters are kept in a deque sorted by target: callers wait for log
+/// offsets they just reserved, which only grow, so an insert is a
+/// `push_back` (no tree node per waiter on the append path); an out-of-order
+/// target is inserted at its place.
 #[derive(Default)]
 pub struct Watermark {
     value: Cell<u64>,
-    waiters: RefCell<BTreeMap<u64, Vec<oneshot::Sender<()>>>>,
+    waiters: RefCell<VecDeque<(u64, oneshot::Sender<()>)>>,
 }
 
 impl Watermark {
@@ -82,11 +87,14 @@ impl Watermark {
             return None;
         }
         let (sender, receiver) = oneshot::channel();
-        self.waiters
-            .borrow_mut()
-            .entry(target)
-            .or_default()
-            .push(sender);
+        let mut waiters = self.waiters.borrow_mut();
+        match waiters.back() {
+            Some((last, _)) if *last > target => {
+                let at = waiters.partition_point(|(t, _)| *t <= target);
+                waiters.insert(at, (target, sender));
+            }
+            _ => waiters.push_back((target, sender)),
+        }
         Some(receiver)
     }
 
@@ -96,12 +104,17 @@ impl Watermark {
             return;
         }
         self.value.set(value);
-        let released = {
-            let mut waiters = self.waiters.borrow_mut();
-            let rest = waiters.split_off(&(value.saturating_add(1)));
-            std::mem::replace(&mut *waiters, rest)
-        };
-        for sender in released.into_values().flatten() {
+        loop {
+            // Released one at a time: a receiver's wake-up runs later, never
+            // inside this borrow.
+            let next = {
+                let mut waiters = self.waiters.borrow_mut();
+                match waiters.front() {
+                    Some((target, _)) if *target <= value => waiters.pop_front(),
+                    _ => None,
+                }
+            };
+            let Some((_, sender)) = next else { break };
             let _ = sender.send(());
         }
     }
@@ -110,5 +123,35 @@ impl Watermark {
     pub fn fail_all(&self) {
         let dropped = std::mem::take(&mut *self.waiters.borrow_mut());
         drop(dropped);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Waiters are released exactly when the watermark reaches their
+        /// target, whatever order they arrive in.
+        #[test]
+        fn waiters_are_released_at_their_targets(targets in proptest::collection::vec(1u64..100, 0..40), steps in proptest::collection::vec(1u64..100, 1..20)) {
+            let mark = Watermark::new(0);
+            let mut receivers: Vec<(u64, oneshot::Receiver<()>)> = targets
+                .iter()
+                .map(|t| (*t, mark.wait_for(*t).unwrap()))
+                .collect();
+            let mut value = 0;
+            for step in steps {
+                value = value.max(step);
+                mark.advance(step);
+                for (target, receiver) in receivers.iter_mut() {
+                    let released = matches!(receiver.try_recv(), Ok(Some(())));
+                    prop_assert_eq!(released, *target <= value);
+                }
+                receivers.retain(|(t, _)| *t > value);
+            }
+            prop_assert_eq!(mark.has_waiters(), !receivers.is_empty());
+        }
     }
 }

@@ -77,6 +77,8 @@ fn config(dir: &std::path::Path, sync: bool) -> StoreConfig {
     config.cq_mapped_files_max = 2;
     config.key_index_slots = 3;
     config.key_index_entries = 64;
+    // Async runs write small chunks with pwrite, sync runs through io_uring.
+    config.inline_write_bytes_max = if sync { 0 } else { 4096 };
     config.flush = if sync {
         FlushMode::Sync { timeout_ms: 5000 }
     } else {
