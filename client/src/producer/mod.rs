@@ -417,6 +417,10 @@ impl Producer {
         let Ok(mut table) = self.inner.round_robin.lock() else {
             return Arc::new(RoundRobin::new_random());
         };
+        // Look up first: `entry` would allocate the key on every send.
+        if let Some(found) = table.get(topic) {
+            return found.clone();
+        }
         table
             .entry(topic.to_string())
             .or_insert_with(|| Arc::new(RoundRobin::new_random()))

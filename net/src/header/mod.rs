@@ -206,6 +206,18 @@ impl<const N: usize> From<[(String, String); N]> for ExtFields {
     }
 }
 
+/// `fields["name"]`, as on the `BTreeMap` this replaced: panics when the
+/// name is absent, so only for tests; code uses [`ExtFields::get`].
+impl std::ops::Index<&str> for ExtFields {
+    type Output = String;
+    fn index(&self, key: &str) -> &String {
+        match self.get(key) {
+            Some(value) => value,
+            None => panic!("no extFields entry named {key:?}"),
+        }
+    }
+}
+
 impl<'a> IntoIterator for &'a ExtFields {
     type Item = (&'a String, &'a String);
     type IntoIter = ExtFieldsIter<'a>;
@@ -571,7 +583,10 @@ mod tests {
             ("b".to_owned(), "2".to_owned()),
         ]
         .into();
-        let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let pairs: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         assert_eq!(pairs, [("a", "x"), ("b", "2")]);
     }
 }
