@@ -214,7 +214,11 @@ mod tests {
         assert_eq!(builds.get(), 2);
         table.upsert(TopicConfig::new("T", 4, 6)).unwrap();
         read(&table);
-        assert_eq!(builds.get(), 2, "an upsert that changes nothing keeps the epoch");
+        assert_eq!(
+            builds.get(),
+            2,
+            "an upsert that changes nothing keeps the epoch"
+        );
         assert!(table.remove("T"));
         assert!(read(&table).get("T").is_none());
         assert_eq!(builds.get(), 3);

@@ -365,7 +365,8 @@ pub async fn send_back(shard: &Rc<Shard>, req: &RemotingCommand) -> Reply {
         Err(reply) => return reply,
     };
     let state = &shard.state;
-    let group = shard.find_or_create_group(&head.group, state.config.auto_create_subscription_group);
+    let group =
+        shard.find_or_create_group(&head.group, state.config.auto_create_subscription_group);
     let Some(group) = group else {
         return error(
             req,
