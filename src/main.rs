@@ -6,6 +6,11 @@ mod cmd;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+/// mimalloc for every thread of the process (broker shards, nameserver,
+/// bench client): per-thread heaps, no lock on the hot free path.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A RocketMQ-compatible message broker, thread-per-core on io_uring.
 #[derive(Parser)]
 #[command(name = "ringmq", version, about, long_about = None)]

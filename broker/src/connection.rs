@@ -1,6 +1,7 @@
 //! One client connection on its shard: a reader that splits the byte stream
 //! into commands and starts a task per request, and a writer that drains the
-//! connection's [`OutboundSender`] queue onto the socket.
+//! connection's [`OutboundSender`] queue onto the socket, everything queued
+//! at a wake-up in one write ([`WriteBatch`]).
 //!
 //! Input safety: a malformed frame (bad length, unknown serialize type,
 //! broken header) closes this connection only; frames are bounded by
@@ -20,7 +21,7 @@ use ringmq_net::code::response;
 use ringmq_net::command::RemotingCommand;
 use ringmq_net::frame::FrameDecoder;
 
-use crate::outbound::{Outbound, OutboundReceiver, OutboundSender};
+use crate::outbound::{Outbound, OutboundReceiver, OutboundSender, WriteBatch};
 use crate::processor::{self, Reply};
 use crate::shard::Shard;
 use crate::state::lock;
@@ -136,20 +137,29 @@ async fn post_reply(connection: &Connection, reply: Reply) {
 }
 
 async fn write_loop(mut stream: TcpStream, queue: OutboundReceiver) {
-    while let Ok(item) = queue.recv_async().await {
-        let result = match item {
-            Outbound::Frame(bytes) => stream.write_all(bytes).await.0,
-            Outbound::Transfer { prefix, body } => {
-                let mut chunks = Vec::with_capacity(body.len() + 1);
-                chunks.push(WireChunk::Bytes(prefix));
-                chunks.extend(body.into_iter().map(WireChunk::File));
-                stream.write_vectored_all(chunks).await.0
-            }
-            Outbound::Close => break,
-        };
-        if result.is_err() {
+    let mut batch = WriteBatch::default();
+    while let Ok(first) = queue.recv_async().await {
+        batch.push(first);
+        while !batch.is_full() {
+            let Ok(next) = queue.try_recv() else {
+                break;
+            };
+            batch.push(next);
+        }
+        if write_chunks(&mut stream, batch.take()).await.is_err() || batch.is_closing() {
             break;
         }
     }
     let _ = socket2::SockRef::from(&stream).shutdown(std::net::Shutdown::Both);
+}
+
+/// One `write` for a single piece, one `writev` for several.
+async fn write_chunks(stream: &mut TcpStream, mut chunks: Vec<WireChunk>) -> std::io::Result<()> {
+    if chunks.len() > 1 {
+        return stream.write_vectored_all(chunks).await.0;
+    }
+    match chunks.pop() {
+        Some(chunk) => stream.write_all(chunk).await.0,
+        None => Ok(()),
+    }
 }

@@ -2,8 +2,10 @@
 //! or automatically on first use, persisted in `config/subscriptionGroup.json`
 //! in Java's shape.
 //!
-//! Shared by all shards: one `Mutex<SubscriptionGroupTable>` in
-//! [`crate::state::BrokerState`], never locked across `.await`.
+//! Written under one `Mutex<SubscriptionGroupTable>` in
+//! [`crate::state::BrokerState`], never locked across `.await`; the send
+//! and pull paths read a per-shard snapshot instead, rebuilt when the
+//! table's epoch moves (as for topics, see [`crate::topics`]).
 //!
 //! ```text
 //! {"dataVersion":{"counter":1,"timestamp":...},
@@ -14,7 +16,10 @@
 //! ```
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::topics::DataVersion;
 
@@ -77,7 +82,12 @@ pub struct SubscriptionGroupTable {
     groups: BTreeMap<String, SubscriptionGroupConfig>,
     data_version: DataVersion,
     dirty: bool,
+    /// Bumped on every change, read by shards without the lock.
+    epoch: Arc<AtomicU64>,
 }
+
+/// A shard's read-only copy of the group table.
+pub type GroupSnapshot = HashMap<String, Rc<SubscriptionGroupConfig>>;
 
 impl SubscriptionGroupTable {
     pub fn load(saved: Option<SubscriptionGroupWrapper>) -> Self {
@@ -91,6 +101,25 @@ impl SubscriptionGroupTable {
 
     pub fn get(&self, group: &str) -> Option<&SubscriptionGroupConfig> {
         self.groups.get(group)
+    }
+
+    /// The change counter shards compare their snapshot against.
+    pub fn epoch(&self) -> Arc<AtomicU64> {
+        self.epoch.clone()
+    }
+
+    /// A copy for one shard's [`crate::state::Snapshot`].
+    pub fn snapshot(&self) -> GroupSnapshot {
+        self.groups
+            .iter()
+            .map(|(name, group)| (name.clone(), Rc::new(group.clone())))
+            .collect()
+    }
+
+    fn changed(&mut self) {
+        self.data_version.bump();
+        self.dirty = true;
+        self.epoch.fetch_add(1, Ordering::Release);
     }
 
     /// The group's config, created with defaults when `auto_create` allows.
@@ -112,15 +141,13 @@ impl SubscriptionGroupTable {
 
     pub fn upsert(&mut self, config: SubscriptionGroupConfig) {
         self.groups.insert(config.group_name.clone(), config);
-        self.data_version.bump();
-        self.dirty = true;
+        self.changed();
     }
 
     pub fn remove(&mut self, group: &str) -> bool {
         let removed = self.groups.remove(group).is_some();
         if removed {
-            self.data_version.bump();
-            self.dirty = true;
+            self.changed();
         }
         removed
     }

@@ -28,12 +28,14 @@ use std::time::Duration;
 
 use futures::channel::oneshot;
 
+use crate::groups::{GroupSnapshot, SubscriptionGroupConfig};
 use crate::long_poll::PullHolds;
-use crate::state::BrokerState;
+use crate::state::{BrokerState, Snapshot, lock};
 use crate::store::{
     KeyQuery, PullJob, PullOutcome, PutJob, PutOutcome, QueueAnswer, QueueQuery, RecordAt,
     ShardStore,
 };
+use crate::topics::{TopicConfig, TopicSnapshot};
 use crate::transfer::SegmentMaps;
 
 /// Messages waiting in a shard's inbox before forwarders wait for room.
@@ -78,9 +80,57 @@ pub struct Shard {
     pub maps: RefCell<SegmentMaps>,
     /// Requests being processed on this shard (for the drain at shutdown).
     pub in_flight: Cell<usize>,
+    /// This shard's copy of the topic table (read without a shared lock).
+    pub topics: Snapshot<TopicSnapshot>,
+    /// This shard's copy of the subscription group table.
+    pub groups: Snapshot<GroupSnapshot>,
+    /// Spreads sends with `queueId < 0` over a topic's write queues.
+    pub next_queue: Cell<u32>,
 }
 
 impl Shard {
+    /// A topic's configuration from this shard's snapshot.
+    pub fn topic(&self, name: &str) -> Option<Rc<TopicConfig>> {
+        let state = &self.state;
+        let topics = self
+            .topics
+            .read(&state.topics_epoch, || lock(&state.topics).snapshot());
+        topics.get(name).cloned()
+    }
+
+    /// A subscription group's configuration from this shard's snapshot.
+    pub fn group(&self, name: &str) -> Option<Rc<SubscriptionGroupConfig>> {
+        let state = &self.state;
+        let groups = self
+            .groups
+            .read(&state.groups_epoch, || lock(&state.groups).snapshot());
+        groups.get(name).cloned()
+    }
+
+    /// A group from the snapshot, or created (under the table's lock) when
+    /// missing and `auto_create` allows.
+    pub fn find_or_create_group(
+        &self,
+        name: &str,
+        auto_create: bool,
+    ) -> Option<Rc<SubscriptionGroupConfig>> {
+        if let Some(found) = self.group(name) {
+            return Some(found);
+        }
+        lock(&self.state.groups)
+            .find_or_create(name, auto_create)
+            .map(Rc::new)
+    }
+
+    /// The next queue for a send that lets the broker choose, of `queues`.
+    pub fn next_queue(&self, queues: i32) -> i32 {
+        let n = u32::try_from(queues.max(1)).unwrap_or(1);
+        let turn = self.next_queue.get();
+        self.next_queue.set(turn.wrapping_add(1));
+        // n <= i32::MAX, so the remainder fits.
+        (turn % n) as i32
+    }
+
     /// The owner shard of a queue.
     pub fn owner(&self, topic: &str, queue_id: i32) -> usize {
         owner_of(topic, queue_id, self.state.shard_count())
@@ -282,6 +332,9 @@ async fn run(start: ShardStart) {
         holds: RefCell::new(PullHolds::default()),
         maps: RefCell::new(SegmentMaps::default()),
         in_flight: Cell::new(0),
+        topics: Snapshot::default(),
+        groups: Snapshot::default(),
+        next_queue: Cell::new(u32::try_from(id).unwrap_or(0)),
     });
     crate::long_poll::install_wakeup(&shard);
     let accept = compio::runtime::spawn(accept_loop(shard.clone(), listener));

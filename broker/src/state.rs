@@ -6,10 +6,17 @@
 //! Each table has one `std::sync::Mutex`; locks are held for a few map
 //! operations and never across `.await`. Message data is never here: it
 //! belongs to the shard that owns its queue.
+//!
+//! The topic and group tables are read on every send and pull; shards read
+//! them from their own [`Snapshot`] instead of locking: a writer bumps the
+//! table's epoch (an atomic only writers store to), and a shard rebuilds
+//! its copy under the lock only when the epoch it last saw has moved.
 
+use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::clients::{ClientRegistry, GroupChange};
 use crate::config::BrokerConfig;
@@ -35,7 +42,11 @@ pub struct BrokerState {
     /// Address written as STOREHOST and used in message ids and registration.
     pub store_host: SocketAddr,
     pub topics: Mutex<TopicTable>,
+    /// [`TopicTable::epoch`], readable without the lock.
+    pub topics_epoch: Arc<AtomicU64>,
     pub groups: Mutex<SubscriptionGroupTable>,
+    /// [`SubscriptionGroupTable::epoch`], readable without the lock.
+    pub groups_epoch: Arc<AtomicU64>,
     pub offsets: Mutex<ConsumerOffsetTable>,
     pub clients: Mutex<ClientRegistry>,
     pub locks: Mutex<crate::locks::QueueLocks>,
@@ -67,6 +78,37 @@ pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// One shard's copy of a shared table (see the module doc).
+pub struct Snapshot<T> {
+    /// The epoch `current` was built at; `None` before the first build.
+    seen: Cell<Option<u64>>,
+    current: RefCell<Rc<T>>,
+}
+
+impl<T: Default> Default for Snapshot<T> {
+    fn default() -> Self {
+        Snapshot {
+            seen: Cell::new(None),
+            current: RefCell::new(Rc::default()),
+        }
+    }
+}
+
+impl<T> Snapshot<T> {
+    /// The copy, rebuilt first with `build` (which locks the table) if
+    /// `epoch` moved since the last build. The epoch is read before the
+    /// build, so a change racing the build only causes another rebuild.
+    pub fn read(&self, epoch: &AtomicU64, build: impl FnOnce() -> T) -> Rc<T> {
+        let now = epoch.load(Ordering::Acquire);
+        if self.seen.get() != Some(now) {
+            let fresh = Rc::new(build());
+            *self.current.borrow_mut() = fresh;
+            self.seen.set(Some(now));
+        }
+        self.current.borrow().clone()
+    }
+}
+
 impl BrokerState {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
@@ -82,7 +124,9 @@ impl BrokerState {
         BrokerState {
             config,
             store_host,
+            topics_epoch: topics.epoch(),
             topics: Mutex::new(topics),
+            groups_epoch: groups.epoch(),
             groups: Mutex::new(groups),
             offsets: Mutex::new(offsets),
             clients: Mutex::new(ClientRegistry::default()),
@@ -141,5 +185,42 @@ impl BrokerState {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::topics::TopicConfig;
+
+    #[test]
+    fn snapshot_is_rebuilt_only_when_the_table_changed() {
+        let mut table = TopicTable::default();
+        let epoch = table.epoch();
+        let snapshot: Snapshot<crate::topics::TopicSnapshot> = Snapshot::default();
+        let builds = Cell::new(0);
+        let read = |table: &TopicTable| {
+            snapshot.read(&epoch, || {
+                builds.set(builds.get() + 1);
+                table.snapshot()
+            })
+        };
+        assert!(read(&table).is_empty());
+        assert!(read(&table).is_empty());
+        assert_eq!(builds.get(), 1, "unchanged table: no rebuild");
+        table.upsert(TopicConfig::new("T", 4, 6)).unwrap();
+        assert_eq!(read(&table).get("T").unwrap().write_queue_nums, 4);
+        assert_eq!(builds.get(), 2);
+        table.upsert(TopicConfig::new("T", 4, 6)).unwrap();
+        read(&table);
+        assert_eq!(
+            builds.get(),
+            2,
+            "an upsert that changes nothing keeps the epoch"
+        );
+        assert!(table.remove("T"));
+        assert!(read(&table).get("T").is_none());
+        assert_eq!(builds.get(), 3);
     }
 }

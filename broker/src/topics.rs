@@ -2,8 +2,11 @@
 //! permission bits, the system topics created at start-up, auto-creation
 //! through the `TBW102` template, and `config/topics.json` in Java's shape.
 //!
-//! Shared by all shards ("shared-something"): one `Mutex<TopicTable>` in
-//! [`crate::state::BrokerState`], locked briefly and never across `.await`.
+//! Written under one `Mutex<TopicTable>` in [`crate::state::BrokerState`],
+//! locked briefly and never across `.await`. The send and pull paths do not
+//! take that lock: every change bumps the table's epoch (an atomic), and
+//! each shard reads its own snapshot ([`TopicTable::snapshot`]), rebuilt
+//! only when the epoch moved ([`crate::state::Snapshot`]).
 //!
 //! ```text
 //! config/topics.json
@@ -14,7 +17,10 @@
 //! ```
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::config::BrokerConfig;
 // The naming facts (template topic, retry/DLQ prefixes, forbidden topics,
@@ -125,7 +131,12 @@ pub struct TopicRefusal {
 pub struct TopicTable {
     topics: BTreeMap<String, TopicConfig>,
     data_version: DataVersion,
+    /// Bumped on every change, read by shards without the lock.
+    epoch: Arc<AtomicU64>,
 }
+
+/// A shard's read-only copy of the topic table.
+pub type TopicSnapshot = HashMap<String, Rc<TopicConfig>>;
 
 impl TopicTable {
     /// The persisted table (if any) plus the system topics.
@@ -141,8 +152,27 @@ impl TopicTable {
                 .entry(topic.topic_name.clone())
                 .or_insert(topic);
         }
-        table.data_version.bump();
+        table.changed();
         table
+    }
+
+    /// Records a change: new data version, new epoch.
+    fn changed(&mut self) {
+        self.data_version.bump();
+        self.epoch.fetch_add(1, Ordering::Release);
+    }
+
+    /// The change counter shards compare their snapshot against.
+    pub fn epoch(&self) -> Arc<AtomicU64> {
+        self.epoch.clone()
+    }
+
+    /// A copy for one shard's [`crate::state::Snapshot`].
+    pub fn snapshot(&self) -> TopicSnapshot {
+        self.topics
+            .iter()
+            .map(|(name, topic)| (name.clone(), Rc::new(topic.clone())))
+            .collect()
     }
 
     pub fn get(&self, name: &str) -> Option<&TopicConfig> {
@@ -177,14 +207,14 @@ impl TopicTable {
             });
         }
         self.topics.insert(topic.topic_name.clone(), topic);
-        self.data_version.bump();
+        self.changed();
         Ok(true)
     }
 
     pub fn remove(&mut self, name: &str) -> bool {
         let removed = self.topics.remove(name).is_some();
         if removed {
-            self.data_version.bump();
+            self.changed();
         }
         removed
     }

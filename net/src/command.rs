@@ -407,7 +407,7 @@ fn read_binary_header(header: &[u8]) -> Result<RemotingCommand, CommandError> {
 /// Reads entries until the extFields bytes are used up. The number of
 /// entries is bounded by the bytes: each takes at least 6.
 fn read_binary_ext_fields(fields: &mut HeaderReader<'_>) -> Result<ExtFields, CommandError> {
-    let mut ext_fields = ExtFields::new();
+    let mut ext_fields = Vec::new();
     while !fields.rest.is_empty() {
         let key_len = fields.i16("extFields key length")?;
         let key_len = length(key_len.into(), "extFields key")?;
@@ -415,9 +415,9 @@ fn read_binary_ext_fields(fields: &mut HeaderReader<'_>) -> Result<ExtFields, Co
         let value_len = fields.i32("extFields value length")?;
         let value_len = length(value_len.into(), "extFields value")?;
         let value = fields.string(value_len, "extFields value")?;
-        ext_fields.insert(key, value);
+        ext_fields.push((key, value));
     }
-    Ok(ext_fields)
+    Ok(ext_fields.into_iter().collect())
 }
 
 /// The JSON header: fastjson-exact writing, lenient reading.
@@ -715,13 +715,13 @@ mod json {
         }
 
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LenientFields, A::Error> {
-            let mut fields = ExtFields::new();
+            let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(0));
             while let Some(key) = map.next_key::<String>()? {
                 if let LenientString(Some(value)) = map.next_value()? {
-                    fields.insert(key, value);
+                    fields.push((key, value));
                 }
             }
-            Ok(LenientFields(fields))
+            Ok(LenientFields(fields.into_iter().collect()))
         }
     }
 }

@@ -31,7 +31,7 @@ fn text() -> impl Strategy<Value = String> {
 }
 
 fn ext_fields() -> impl Strategy<Value = ExtFields> {
-    btree_map(text(), text(), 0..12)
+    btree_map(text(), text(), 0..12).prop_map(ExtFields::from)
 }
 
 fn body() -> impl Strategy<Value = Bytes> {

@@ -47,7 +47,7 @@ fn admit(
 ) -> Result<PullJob, Reply> {
     let state = &shard.state;
     let flags = PullSysFlag(head.sys_flag);
-    let group = lock(&state.groups).find_or_create(
+    let group = shard.find_or_create_group(
         &head.consumer_group,
         state.config.auto_create_subscription_group,
     );
@@ -71,7 +71,7 @@ fn admit(
             ),
         ));
     }
-    let topic = lock(&state.topics).get(&head.topic).cloned();
+    let topic = shard.topic(&head.topic);
     let Some(topic) = topic else {
         return Err(error(
             req,

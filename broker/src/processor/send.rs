@@ -12,7 +12,7 @@
 //! (END_TRANSACTION commit re-appends the half message; rollback drops it).
 
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use ringmq_net::code::{request, response};
@@ -40,9 +40,6 @@ const REGION: &str = "DefaultRegion";
 const PRODUCER_SYS_FLAG_MASK: i32 =
     record::COMPRESSED_FLAG | record::TRANSACTION_TYPE_MASK | record::COMPRESSION_TYPE_MASK;
 
-/// Spreads sends with `queueId < 0` over the write queues.
-static NEXT_QUEUE: AtomicU32 = AtomicU32::new(0);
-
 /// The send header in whichever form the client used.
 fn send_header(req: &RemotingCommand) -> Result<SendMessageRequestHeader, Reply> {
     let short = req.ext_fields.contains_key("b") && !req.ext_fields.contains_key("topic");
@@ -55,7 +52,7 @@ fn send_header(req: &RemotingCommand) -> Result<SendMessageRequestHeader, Reply>
 
 /// Where a send goes after the checks.
 struct Target {
-    topic: TopicConfig,
+    topic: Rc<TopicConfig>,
     queue_id: i32,
 }
 
@@ -169,9 +166,7 @@ fn reroute_to_dlq(shard: &Rc<Shard>, head: &mut SendMessageRequestHeader) -> Res
     let Some(group) = topic_names::retry_topic_group(&head.topic) else {
         return Ok(());
     };
-    let group_max = lock(&shard.state.groups)
-        .get(group)
-        .map_or(16, |g| g.retry_max_times);
+    let group_max = shard.group(group).map_or(16, |g| g.retry_max_times);
     let max = head.max_reconsume_times.unwrap_or(group_max);
     if head.reconsume_times.unwrap_or(0) >= max {
         head.topic = topic_names::dlq_topic(group);
@@ -196,18 +191,10 @@ fn target(
             format!("Sending message to topic[{}] is forbidden.", head.topic),
         ));
     }
-    let config = &shard.state.config;
-    let found = lock(&shard.state.topics).topic_for_send(
-        &head.topic,
-        &head.default_topic,
-        head.default_topic_queue_nums,
-        config.auto_create_topic_enable,
-    );
-    let (topic, created) = found.map_err(|refusal| error(req, refusal.code, refusal.remark))?;
-    if created {
-        tracing::info!(topic = %topic.topic_name, queues = topic.write_queue_nums, "topic auto-created");
-        shard.state.signal(ControlEvent::TopicsChanged);
-    }
+    let topic = match shard.topic(&head.topic) {
+        Some(topic) => topic,
+        None => create_topic(shard, req, head)?,
+    };
     if !topic.is_writable() {
         return Err(error(
             req,
@@ -219,8 +206,7 @@ fn target(
         ));
     }
     let queue_id = if head.queue_id < 0 {
-        let n = u32::try_from(topic.write_queue_nums.max(1)).unwrap_or(1);
-        (NEXT_QUEUE.fetch_add(1, Ordering::Relaxed) % n) as i32
+        shard.next_queue(topic.write_queue_nums)
     } else {
         head.queue_id
     };
@@ -235,6 +221,27 @@ fn target(
         ));
     }
     Ok(Target { topic, queue_id })
+}
+
+/// The slow path of [`target`]: the topic is not in this shard's snapshot,
+/// so ask the table itself (under its lock), auto-creating it if allowed.
+fn create_topic(
+    shard: &Rc<Shard>,
+    req: &RemotingCommand,
+    head: &SendMessageRequestHeader,
+) -> Result<Rc<TopicConfig>, Reply> {
+    let found = lock(&shard.state.topics).topic_for_send(
+        &head.topic,
+        &head.default_topic,
+        head.default_topic_queue_nums,
+        shard.state.config.auto_create_topic_enable,
+    );
+    let (topic, created) = found.map_err(|refusal| error(req, refusal.code, refusal.remark))?;
+    if created {
+        tracing::info!(topic = %topic.topic_name, queues = topic.write_queue_nums, "topic auto-created");
+        shard.state.signal(ControlEvent::TopicsChanged);
+    }
+    Ok(Rc::new(topic))
 }
 
 /// Encodes one record for the target queue.
@@ -358,8 +365,8 @@ pub async fn send_back(shard: &Rc<Shard>, req: &RemotingCommand) -> Reply {
         Err(reply) => return reply,
     };
     let state = &shard.state;
-    let group = lock(&state.groups)
-        .find_or_create(&head.group, state.config.auto_create_subscription_group);
+    let group =
+        shard.find_or_create_group(&head.group, state.config.auto_create_subscription_group);
     let Some(group) = group else {
         return error(
             req,

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use ringmq_net::batch::{BatchEntry, encode_batch};
 use ringmq_net::code::{request, response};
-use ringmq_net::command::RemotingCommand;
+use ringmq_net::command::{RemotingCommand, SerializeType};
 use ringmq_net::compress::{COMPRESS_BODY_OVER_BYTES, zlib_compress};
 use ringmq_net::header::{SendMessageRequestHeaderV2, SendMessageResponseHeader};
 use ringmq_net::message_id::UniqIdGenerator;
@@ -58,6 +58,9 @@ pub const RETRIES_MAX: u32 = 16;
 pub const BATCH_BYTES_MAX: usize = 1024 * 1024;
 /// Most messages in one batch request.
 pub const BATCH_MESSAGES_MAX: usize = 1_024;
+/// The header encoding of send requests unless
+/// [`ProducerBuilder::header_encoding`] says otherwise.
+pub const SEND_HEADER_ENCODING_DEFAULT: SerializeType = SerializeType::RocketMq;
 
 /// Whether the broker stored the message, and how durably.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,9 +172,19 @@ pub struct ProducerBuilder {
     compress_over: usize,
     body_max: usize,
     fault_avoidance: bool,
+    header_encoding: SerializeType,
 }
 
 impl ProducerBuilder {
+    /// How send requests encode their header (default
+    /// [`SerializeType::RocketMq`], the binary header every RocketMQ 4.x
+    /// broker accepts and answers in kind: cheaper to write and parse than
+    /// JSON). [`SerializeType::Json`] sends what Java's client sends.
+    pub fn header_encoding(mut self, encoding: SerializeType) -> Self {
+        self.header_encoding = encoding;
+        self
+    }
+
     /// Nameserver addresses, `;`- or `,`-separated.
     pub fn namesrv(mut self, addrs: &str) -> Self {
         self.client = self.client.with_namesrv(addrs);
@@ -289,6 +302,7 @@ impl Producer {
             compress_over: COMPRESS_BODY_OVER_BYTES,
             body_max: BODY_SIZE_MAX,
             fault_avoidance: true,
+            header_encoding: SEND_HEADER_ENCODING_DEFAULT,
         }
     }
 
@@ -403,6 +417,10 @@ impl Producer {
         let Ok(mut table) = self.inner.round_robin.lock() else {
             return Arc::new(RoundRobin::new_random());
         };
+        // Look up first: `entry` would allocate the key on every send.
+        if let Some(found) = table.get(topic) {
+            return found.clone();
+        }
         table
             .entry(topic.to_string())
             .or_insert_with(|| Arc::new(RoundRobin::new_random()))
@@ -592,9 +610,11 @@ impl Producer {
         } else {
             request::SEND_MESSAGE_V2
         };
-        RemotingCommand::request(code)
+        let mut request = RemotingCommand::request(code)
             .with_header(&header)
-            .with_body(prepared.body.clone())
+            .with_body(prepared.body.clone());
+        request.serialize_type = self.inner.config.header_encoding;
+        request
     }
 }
 

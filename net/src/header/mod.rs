@@ -44,9 +44,195 @@ pub use query::*;
 pub use send::*;
 pub use transaction::*;
 
-/// A command's `extFields`: header field name -> stringified value.
-/// Sorted, because fastjson emits keys sorted and so do we.
-pub type ExtFields = BTreeMap<String, String>;
+/// A command's `extFields`: header field name -> stringified value, each
+/// name once, iterated sorted by name (fastjson emits keys sorted, and so
+/// do we).
+///
+/// A sorted vector rather than a tree: a header has a handful of fields,
+/// fastjson sends them already sorted (decoding appends), lookups scan one
+/// contiguous run, and there are no node allocations. Decoders build it
+/// with [`FromIterator`] (one sort, last duplicate wins, as repeated
+/// `insert`s would), so an unsorted header of many fields costs
+/// `n log n`, never `n²`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct ExtFields {
+    entries: Vec<(String, String)>,
+}
+
+/// Iterator over `(name, value)` pairs of [`ExtFields`], sorted by name.
+#[derive(Debug, Clone)]
+pub struct ExtFieldsIter<'a>(std::slice::Iter<'a, (String, String)>);
+
+impl<'a> Iterator for ExtFieldsIter<'a> {
+    type Item = (&'a String, &'a String);
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(|(key, value)| (key, value))
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
+}
+
+impl DoubleEndedIterator for ExtFieldsIter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.0.next_back().map(|(key, value)| (key, value))
+    }
+}
+
+impl ExactSizeIterator for ExtFieldsIter<'_> {}
+
+impl ExtFields {
+    /// No fields.
+    pub const fn new() -> Self {
+        ExtFields {
+            entries: Vec::new(),
+        }
+    }
+
+    /// No fields, room for `capacity`.
+    pub fn with_capacity(capacity: usize) -> Self {
+        ExtFields {
+            entries: Vec::with_capacity(capacity),
+        }
+    }
+
+    /// The number of fields.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are no fields.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn position(&self, key: &str) -> Result<usize, usize> {
+        match self.entries.last() {
+            None => Err(0),
+            Some((last, _)) if last.as_str() < key => Err(self.entries.len()),
+            Some(_) => self.entries.binary_search_by(|(k, _)| k.as_str().cmp(key)),
+        }
+    }
+
+    /// Sets `key` to `value`; the previous value, if any.
+    pub fn insert(&mut self, key: String, value: String) -> Option<String> {
+        match self.position(&key) {
+            Ok(index) => self
+                .entries
+                .get_mut(index)
+                .map(|(_, old)| std::mem::replace(old, value)),
+            Err(index) => {
+                self.entries.insert(index, (key, value));
+                None
+            }
+        }
+    }
+
+    /// The value of `key`. A linear scan comparing lengths first: headers
+    /// have a few short names (`a`..`n` for sends), for which this beats a
+    /// binary search of `memcmp` calls; any map costs at most one pass.
+    pub fn get(&self, key: &str) -> Option<&String> {
+        self.entries
+            .iter()
+            .find(|(name, _)| name.len() == key.len() && name.as_bytes() == key.as_bytes())
+            .map(|(_, value)| value)
+    }
+
+    /// Whether `key` is present.
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Removes `key`; its value, if it was present.
+    pub fn remove(&mut self, key: &str) -> Option<String> {
+        let index = self.position(key).ok()?;
+        Some(self.entries.remove(index).1)
+    }
+
+    /// `(name, value)` pairs sorted by name.
+    pub fn iter(&self) -> ExtFieldsIter<'_> {
+        ExtFieldsIter(self.entries.iter())
+    }
+
+    /// The names, sorted.
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.entries.iter().map(|(key, _)| key)
+    }
+
+    /// The values, in name order.
+    pub fn values(&self) -> impl Iterator<Item = &String> {
+        self.entries.iter().map(|(_, value)| value)
+    }
+}
+
+impl FromIterator<(String, String)> for ExtFields {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> Self {
+        let mut entries: Vec<(String, String)> = iter.into_iter().collect();
+        if !entries.is_sorted_by(|(a, _), (b, _)| a < b) {
+            // Stable, so equal names keep their order; keep the last one.
+            entries.sort_by(|(a, _), (b, _)| a.cmp(b));
+            let mut kept: Vec<(String, String)> = Vec::with_capacity(entries.len());
+            for entry in entries {
+                match kept.last_mut() {
+                    Some(last) if last.0 == entry.0 => *last = entry,
+                    _ => kept.push(entry),
+                }
+            }
+            entries = kept;
+        }
+        ExtFields { entries }
+    }
+}
+
+impl Extend<(String, String)> for ExtFields {
+    fn extend<I: IntoIterator<Item = (String, String)>>(&mut self, iter: I) {
+        for (key, value) in iter {
+            self.insert(key, value);
+        }
+    }
+}
+
+impl From<BTreeMap<String, String>> for ExtFields {
+    fn from(map: BTreeMap<String, String>) -> Self {
+        ExtFields {
+            entries: map.into_iter().collect(),
+        }
+    }
+}
+
+impl<const N: usize> From<[(String, String); N]> for ExtFields {
+    fn from(pairs: [(String, String); N]) -> Self {
+        pairs.into_iter().collect()
+    }
+}
+
+/// `fields["name"]`, as on the `BTreeMap` this replaced: panics when the
+/// name is absent, so only for tests; code uses [`ExtFields::get`].
+impl std::ops::Index<&str> for ExtFields {
+    type Output = String;
+    fn index(&self, key: &str) -> &String {
+        match self.get(key) {
+            Some(value) => value,
+            None => panic!("no extFields entry named {key:?}"),
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a ExtFields {
+    type Item = (&'a String, &'a String);
+    type IntoIter = ExtFieldsIter<'a>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl IntoIterator for ExtFields {
+    type Item = (String, String);
+    type IntoIter = std::vec::IntoIter<(String, String)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.into_iter()
+    }
+}
 
 /// Why a header could not be read from `extFields`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -322,4 +508,85 @@ macro_rules! command_header {
     (@presence $ty:ty) => {
         <$ty as $crate::header::HeaderField>::PRESENCE
     };
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// One edit of a field map.
+    #[derive(Debug, Clone)]
+    enum Op {
+        Insert(String, String),
+        Remove(String),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let key = "[a-e]{0,2}";
+        prop_oneof![
+            (key, ".{0,3}").prop_map(|(k, v)| Op::Insert(k, v)),
+            key.prop_map(Op::Remove),
+        ]
+    }
+
+    fn same(fields: &ExtFields, model: &BTreeMap<String, String>) -> bool {
+        fields.iter().eq(model.iter()) && fields.len() == model.len()
+    }
+
+    proptest! {
+        /// ExtFields behaves as the BTreeMap it replaced.
+        #[test]
+        fn ext_fields_match_a_btree_map(ops in proptest::collection::vec(op(), 0..40)) {
+            let mut fields = ExtFields::new();
+            let mut model = BTreeMap::new();
+            for op in ops {
+                match op {
+                    Op::Insert(k, v) => prop_assert_eq!(
+                        fields.insert(k.clone(), v.clone()),
+                        model.insert(k, v)
+                    ),
+                    Op::Remove(k) => prop_assert_eq!(fields.remove(&k), model.remove(&k)),
+                }
+                prop_assert!(same(&fields, &model));
+            }
+            for key in ["", "a", "ab", "e", "z"] {
+                prop_assert_eq!(fields.get(key), model.get(key));
+                prop_assert_eq!(fields.contains_key(key), model.contains_key(key));
+            }
+        }
+
+        /// Collecting pairs in any order equals inserting them one by one.
+        #[test]
+        fn collected_fields_equal_inserted_ones(
+            pairs in proptest::collection::vec(("[a-d]{0,2}", ".{0,3}"), 0..30)
+        ) {
+            let collected: ExtFields = pairs.iter().cloned().collect();
+            let mut inserted = ExtFields::new();
+            let mut model = BTreeMap::new();
+            for (k, v) in pairs {
+                inserted.insert(k.clone(), v.clone());
+                model.insert(k, v);
+            }
+            prop_assert_eq!(&collected, &inserted);
+            prop_assert!(same(&collected, &model));
+            prop_assert_eq!(ExtFields::from(model), collected);
+        }
+    }
+
+    #[test]
+    fn duplicate_names_keep_the_last_value() {
+        let fields: ExtFields = [
+            ("b".to_owned(), "1".to_owned()),
+            ("a".to_owned(), "x".to_owned()),
+            ("b".to_owned(), "2".to_owned()),
+        ]
+        .into();
+        let pairs: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(pairs, [("a", "x"), ("b", "2")]);
+    }
 }

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use ringmq_client::Message;
 use ringmq_client::producer::{Producer, SendError};
+use ringmq_net::command::SerializeType;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -78,12 +79,19 @@ pub struct Outcomes {
     pub latencies: Arc<Latencies>,
 }
 
-/// Builds `count` producers (distinct client instances) of `group`.
-pub fn build_producers(namesrv: &str, group: &str, count: usize) -> anyhow::Result<Vec<Producer>> {
+/// Builds `count` producers (distinct client instances) of `group`,
+/// sending headers as `encoding`.
+pub fn build_producers(
+    namesrv: &str,
+    group: &str,
+    count: usize,
+    encoding: SerializeType,
+) -> anyhow::Result<Vec<Producer>> {
     (0..count)
         .map(|i| {
             Producer::builder(group)
                 .namesrv(namesrv)
+                .header_encoding(encoding)
                 .instance_name(format!("bench-p{i}-{}", std::process::id()))
                 .build()
                 .context("cannot build a producer")

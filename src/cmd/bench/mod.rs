@@ -125,6 +125,28 @@ pub struct Args {
     /// Print the final report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Header encoding of the producers' send requests: binary (the
+    /// client's default) or json (what Java's client sends).
+    #[arg(long, value_enum, default_value_t = HeaderEncoding::Binary)]
+    pub header_encoding: HeaderEncoding,
+}
+
+/// `--header-encoding`: the remoting header's serialize type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum HeaderEncoding {
+    /// The ROCKETMQ binary header (serialize type 1).
+    Binary,
+    /// fastjson-style JSON (serialize type 0).
+    Json,
+}
+
+impl HeaderEncoding {
+    fn serialize_type(self) -> ringmq_net::command::SerializeType {
+        match self {
+            HeaderEncoding::Binary => ringmq_net::command::SerializeType::RocketMq,
+            HeaderEncoding::Json => ringmq_net::command::SerializeType::Json,
+        }
+    }
 }
 
 impl Args {
@@ -242,7 +264,12 @@ async fn bench(args: &Args, namesrv: &str) -> anyhow::Result<Report> {
             args.topic
         ),
     }
-    let producers = load::build_producers(namesrv, "ringmq-bench-producer", args.producers)?;
+    let producers = load::build_producers(
+        namesrv,
+        "ringmq-bench-producer",
+        args.producers,
+        args.header_encoding.serialize_type(),
+    )?;
     let outcome = async {
         for producer in &producers {
             load::warm_up(producer, &args.topic).await?;
