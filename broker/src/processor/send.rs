@@ -449,7 +449,7 @@ pub async fn send_back(shard: &Rc<Shard>, req: &RemotingCommand) -> Reply {
         .await;
     match outcome.status {
         PutStatus::Ok | PutStatus::FlushTimeout => Reply::command(success(req)),
-        other => error(req, response::SYSTEM_ERROR, format!("{other:?}")),
+        other => error(req, response::SYSTEM_ERROR, other.remark("the message sent back for redelivery")),
     }
 }
 
@@ -500,6 +500,6 @@ pub async fn end_transaction(shard: &Rc<Shard>, req: &RemotingCommand) -> Reply 
         .await;
     match outcome.status {
         PutStatus::Ok | PutStatus::FlushTimeout => Reply::command(success(req)),
-        other => error(req, response::SYSTEM_ERROR, format!("{other:?}")),
+        other => error(req, response::SYSTEM_ERROR, other.remark("the committed transactional message")),
     }
 }

@@ -56,8 +56,7 @@ impl PushShared {
                 self.instance.client_id(),
                 &mq_all,
                 &cid_all,
-            )
-            .map_err(|_| ConsumerError::Shutdown)?;
+            )?;
         Ok(mine.into_iter().collect())
     }
 
