@@ -175,9 +175,7 @@ impl Broker {
         }
         drop(ready_tx);
         for _ in 0..shard_count {
-            let outcome = ready_rx
-                .recv()
-                .unwrap_or(Err(ShardStartError::Died));
+            let outcome = ready_rx.recv().unwrap_or(Err(ShardStartError::Died));
             if let Err(err) = outcome {
                 handle.stop();
                 return Err(StartError::Shard(err));

@@ -56,9 +56,9 @@ impl PutStatus {
             PutStatus::Illegal(why) => {
                 format!("{what} was refused as malformed: {why}")
             }
-            PutStatus::Unavailable(why) => format!(
-                "{what} could not be stored: {why}; retry later or through another broker"
-            ),
+            PutStatus::Unavailable(why) => {
+                format!("{what} could not be stored: {why}; retry later or through another broker")
+            }
         }
     }
 }
@@ -216,13 +216,14 @@ impl ShardStore {
                 timeout_ms: SYNC_FLUSH_TIMEOUT_MS,
             },
         };
-        let store = MessageStore::open(store_config)
-            .await
-            .map_err(|source| ShardStartError::Store {
-                shard: id,
-                path: dir.clone(),
-                source,
-            })?;
+        let store =
+            MessageStore::open(store_config)
+                .await
+                .map_err(|source| ShardStartError::Store {
+                    shard: id,
+                    path: dir.clone(),
+                    source,
+                })?;
         Ok(ShardStore {
             store,
             commitlog_dir: dir.join("commitlog"),

@@ -84,7 +84,10 @@ fn held_pull_on_an_empty_queue_times_out_with_pull_not_found() {
     );
     // ...and answered by the timeout, not by a message.
     assert_eq!(reply.code, response::PULL_NOT_FOUND, "{:?}", reply.remark);
-    assert!(reply.body.is_empty(), "a timed-out pull carries no messages");
+    assert!(
+        reply.body.is_empty(),
+        "a timed-out pull carries no messages"
+    );
     assert_eq!(ext(&reply, "nextBeginOffset"), "0");
     broker.shutdown();
 }

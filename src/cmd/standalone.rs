@@ -319,10 +319,19 @@ mod tests {
 
     #[test]
     fn set_wins_over_the_standalone_flags() {
-        let both = config(&["--segment-bytes", "16777216", "--set", "segment_bytes=33554432"]);
+        let both = config(&[
+            "--segment-bytes",
+            "16777216",
+            "--set",
+            "segment_bytes=33554432",
+        ]);
         assert_eq!(both.unwrap().segment_bytes, 32 * MIB);
         let flag = config(&["--segment-bytes", "16777216", "--shards", "16"]);
-        assert_eq!(flag.unwrap().segment_bytes, 16 * MIB, "a given size is kept");
+        assert_eq!(
+            flag.unwrap().segment_bytes,
+            16 * MIB,
+            "a given size is kept"
+        );
     }
 
     #[test]
@@ -336,12 +345,18 @@ mod tests {
             let total = standalone_segment_bytes(shards)
                 * SEGMENTS_PREALLOCATED_PER_SHARD
                 * u64::try_from(shards).unwrap();
-            assert!(total <= PREALLOCATED_BYTES_BUDGET, "{shards} shards: {total}");
+            assert!(
+                total <= PREALLOCATED_BYTES_BUDGET,
+                "{shards} shards: {total}"
+            );
         }
         let two = config(&["--shards", "2"]).unwrap();
         assert_eq!(two.segment_bytes, 64 * MIB);
         let sixteen = config(&["--set", "shards=16"]).unwrap();
-        assert_eq!(sixteen.segment_bytes, SEGMENT_BYTES_MIN, "sized for 16 shards");
+        assert_eq!(
+            sixteen.segment_bytes, SEGMENT_BYTES_MIN,
+            "sized for 16 shards"
+        );
         assert_eq!(BrokerConfig::default().segment_bytes, 1024 * MIB);
     }
 }

@@ -189,6 +189,9 @@ fn held_pull_without_messages_is_answered_not_found_at_its_timeout() {
     );
     // ...and answered by the timeout, not by a message.
     assert_eq!(answer.code, code::PULL_NOT_FOUND, "{}", answer.describe());
-    assert!(answer.body.is_empty(), "a timed-out pull carries no messages");
+    assert!(
+        answer.body.is_empty(),
+        "a timed-out pull carries no messages"
+    );
     assert_eq!(answer.field_i64("nextBeginOffset").unwrap(), 0);
 }

@@ -58,13 +58,22 @@ fn a_first_standalone_start_is_light_and_takes_broker_settings() {
     ]
     .map(String::from)
     .to_vec();
-    let mut process =
-        ServerProcess::start("standalone", ringmq_bin().unwrap(), args, Vec::new(), broker_port, dir)
-            .unwrap();
+    let mut process = ServerProcess::start(
+        "standalone",
+        ringmq_bin().unwrap(),
+        args,
+        Vec::new(),
+        broker_port,
+        dir,
+    )
+    .unwrap();
 
     let mut conn = RawConnection::connect(&process.addr()).unwrap();
     let info = conn
-        .call(RemotingFrame::request(GET_BROKER_RUNTIME_INFO, &[]), CALL_TIMEOUT)
+        .call(
+            RemotingFrame::request(GET_BROKER_RUNTIME_INFO, &[]),
+            CALL_TIMEOUT,
+        )
         .unwrap();
     let table: serde_json::Value = serde_json::from_slice(&info.body).unwrap();
     assert_eq!(table["table"]["flushMode"], "SYNC_FLUSH", "{table}");
