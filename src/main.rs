@@ -37,9 +37,22 @@ enum Command {
     Consume(cmd::consume::Args),
 }
 
+impl Command {
+    /// The log level when `RUST_LOG` is unset: INFO, except for `bench`,
+    /// whose progress line and report an embedded cluster's INFO lines
+    /// would interleave with (warnings and errors still show; `--verbose`
+    /// brings INFO back).
+    fn default_log_level(&self) -> &'static str {
+        match self {
+            Command::Bench(args) if !args.verbose => "warn",
+            _ => "info",
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    cmd::init_tracing();
+    cmd::init_tracing(cli.command.default_log_level());
     let outcome = match cli.command {
         Command::Standalone(args) => cmd::standalone::run(args),
         Command::Nameserver(args) => cmd::nameserver::run(args),
@@ -55,5 +68,24 @@ fn main() -> ExitCode {
             eprintln!("ringmq: {err:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn level(argv: &[&str]) -> &'static str {
+        let cli = Cli::try_parse_from(std::iter::once("ringmq").chain(argv.iter().copied()));
+        cli.unwrap().command.default_log_level()
+    }
+
+    #[test]
+    fn bench_is_quiet_unless_verbose_and_the_servers_are_not() {
+        assert_eq!(level(&["bench", "produce"]), "warn");
+        assert_eq!(level(&["bench", "produce", "--verbose"]), "info");
+        assert_eq!(level(&["standalone"]), "info");
+        assert_eq!(level(&["broker"]), "info");
     }
 }

@@ -13,10 +13,11 @@ use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
-/// Largest frame a client may send; RocketMQ's `frameMaxLength` default.
-pub const FRAME_BYTES_MAX_DEFAULT: usize = 16 * 1024 * 1024;
-/// RocketMQ's `maxMessageSize` default (4 MiB).
-pub const MESSAGE_BYTES_MAX_DEFAULT: usize = 4 * 1024 * 1024;
+// The defaults of `frame_bytes_max` (Java's `frameMaxLength`) and of
+// `message_bytes_max` (Java's `maxMessageSize`, also the largest body the
+// record codec writes, hence the upper bound of `message_bytes_max`).
+use ringmq_net::frame::FRAME_MAX_BYTES_DEFAULT;
+use ringmq_net::record::BODY_MAX_BYTES;
 /// Upper bound on the number of shards a broker may run.
 pub const SHARDS_MAX: usize = 256;
 /// Smallest commit-log segment we accept: one maximal message must fit.
@@ -30,6 +31,16 @@ pub enum FlushMode {
     Async,
     /// Acknowledge after a group-commit fsync covers the message (`SYNC_FLUSH`).
     Sync,
+}
+
+impl FlushMode {
+    /// RocketMQ's name of the mode (`FlushDiskType`).
+    pub fn rocketmq_name(self) -> &'static str {
+        match self {
+            FlushMode::Async => "ASYNC_FLUSH",
+            FlushMode::Sync => "SYNC_FLUSH",
+        }
+    }
 }
 
 /// Everything a broker needs to start. See [`BrokerConfig::default_toml`]
@@ -110,8 +121,8 @@ impl Default for BrokerConfig {
             auto_create_topic_enable: true,
             auto_create_subscription_group: true,
             default_topic_queue_nums: 8,
-            message_bytes_max: MESSAGE_BYTES_MAX_DEFAULT,
-            frame_bytes_max: FRAME_BYTES_MAX_DEFAULT,
+            message_bytes_max: BODY_MAX_BYTES,
+            frame_bytes_max: FRAME_MAX_BYTES_DEFAULT,
             long_polling_enable: true,
             short_polling_ms: 1000,
             register_period_ms: 30_000,
@@ -257,6 +268,15 @@ impl BrokerConfig {
                 "segment_bytes",
                 format!(
                     "must hold at least two messages of message_bytes_max ({})",
+                    self.message_bytes_max
+                ),
+            );
+        }
+        if self.message_bytes_max > BODY_MAX_BYTES {
+            return invalid(
+                "message_bytes_max",
+                format!(
+                    "{} is above {BODY_MAX_BYTES}, the largest body a message record holds",
                     self.message_bytes_max
                 ),
             );
@@ -481,6 +501,21 @@ mod tests {
                 .to_string()
                 .contains("segment_bytes")
         );
+    }
+
+    #[test]
+    fn message_bytes_max_cannot_exceed_what_a_record_holds() {
+        let config = BrokerConfig {
+            message_bytes_max: BODY_MAX_BYTES + 1,
+            ..BrokerConfig::default()
+        };
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("message_bytes_max"), "{err}");
+        let config = BrokerConfig {
+            message_bytes_max: BODY_MAX_BYTES,
+            ..BrokerConfig::default()
+        };
+        config.validate().unwrap();
     }
 
     #[test]

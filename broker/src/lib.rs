@@ -64,6 +64,7 @@ pub use config::{BrokerConfig, ConfigError, FlushMode};
 use crate::control::ConfigFiles;
 use crate::groups::{SubscriptionGroupTable, SubscriptionGroupWrapper};
 use crate::offsets::{ConsumerOffsetTable, ConsumerOffsetWrapper};
+pub use crate::shard::ShardStartError;
 use crate::shard::{SHARD_INBOX_MAX, ShardMessage, ShardStart};
 use crate::state::{BrokerState, ControlEvent};
 use crate::topics::{TopicConfigWrapper, TopicTable};
@@ -93,8 +94,12 @@ pub enum StartError {
     },
     #[error("cannot start a thread: {0}")]
     Thread(std::io::Error),
-    #[error("{0}")]
-    Shard(String),
+    #[error("the listener has no local address: {0}")]
+    LocalAddr(#[source] std::io::Error),
+    #[error("no listener was bound")]
+    NoListener,
+    #[error(transparent)]
+    Shard(#[from] ShardStartError),
 }
 
 /// Entry point: [`Broker::start`].
@@ -125,10 +130,11 @@ impl Broker {
         let groups: Option<SubscriptionGroupWrapper> = load(&files.groups)?;
         let offsets: Option<ConsumerOffsetWrapper> = load(&files.offsets)?;
         let listeners = bind(&config, shard_count)?;
-        let local_addr = listeners
-            .first()
-            .and_then(|l| l.local_addr().ok())
-            .ok_or_else(|| StartError::Shard("no listener".into()))?;
+        // `bind` returns one listener per shard, and there is at least one.
+        let local_addr = match listeners.first() {
+            Some(listener) => listener.local_addr().map_err(StartError::LocalAddr)?,
+            None => return Err(StartError::NoListener),
+        };
         let store_host = config.advertised_socket_addr(local_addr.port());
         let (inbox_senders, inboxes): (Vec<_>, Vec<_>) = (0..shard_count)
             .map(|_| flume::bounded::<ShardMessage>(SHARD_INBOX_MAX))
@@ -169,12 +175,10 @@ impl Broker {
         }
         drop(ready_tx);
         for _ in 0..shard_count {
-            let outcome = ready_rx
-                .recv()
-                .unwrap_or_else(|_| Err("a shard thread died while starting".into()));
-            if let Err(message) = outcome {
+            let outcome = ready_rx.recv().unwrap_or(Err(ShardStartError::Died));
+            if let Err(err) = outcome {
                 handle.stop();
-                return Err(StartError::Shard(message));
+                return Err(StartError::Shard(err));
             }
         }
         let control_state = state.clone();

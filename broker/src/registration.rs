@@ -27,8 +27,6 @@ use crate::topics::TopicConfigWrapper;
 
 /// Connect / read / write timeout of one nameserver call (RocketMQ: 6 s).
 pub const NAMESERVER_CALL_TIMEOUT_MS: u64 = 6_000;
-/// Largest reply frame accepted from a nameserver.
-const REPLY_FRAME_BYTES_MAX: usize = 16 * 1024 * 1024;
 /// Reads of one reply before giving up.
 const REPLY_READS_MAX: usize = 10_000;
 
@@ -159,7 +157,7 @@ fn exchange(stream: &mut TcpStream, command: &RemotingCommand) -> std::io::Resul
         .encode(&mut out)
         .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidInput, err.to_string()))?;
     stream.write_all(&out)?;
-    let mut decoder = FrameDecoder::new(REPLY_FRAME_BYTES_MAX);
+    let mut decoder = FrameDecoder::default();
     let mut buf = BytesMut::with_capacity(4096);
     let mut chunk = [0u8; 4096];
     for _ in 0..REPLY_READS_MAX {

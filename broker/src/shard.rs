@@ -257,13 +257,46 @@ impl Shard {
     }
 }
 
+/// Why one shard could not start serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ShardStartError {
+    /// Its compio runtime (io_uring or the polling driver) did not start.
+    #[error("shard {shard}: cannot start its event loop: {source}")]
+    Runtime {
+        shard: usize,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Its store could not be opened or recovered.
+    #[error("shard {shard}: cannot open its store at {}: {source}", path.display())]
+    Store {
+        shard: usize,
+        path: std::path::PathBuf,
+        #[source]
+        source: ringmq_storage::OpenError,
+    },
+    /// The shard number does not fit the store's 16-bit shard id.
+    #[error("shard {shard}: a store's shard id is 16 bits")]
+    Id { shard: usize },
+    /// Its listener could not be registered with the event loop.
+    #[error("shard {shard}: cannot use its listener: {source}")]
+    Listener {
+        shard: usize,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The thread ended without saying whether it started.
+    #[error("a shard thread died while starting")]
+    Died,
+}
+
 /// What a shard thread needs to start.
 pub struct ShardStart {
     pub id: usize,
     pub state: Arc<BrokerState>,
     pub listener: std::net::TcpListener,
     pub inbox: flume::Receiver<ShardMessage>,
-    pub ready: std::sync::mpsc::Sender<Result<(), String>>,
+    pub ready: std::sync::mpsc::Sender<Result<(), ShardStartError>>,
 }
 
 /// Spawns the shard's thread; it reports on `ready` once it serves.
@@ -277,10 +310,10 @@ fn run_thread(start: ShardStart) {
     let runtime = match compio::runtime::RuntimeBuilder::new().build() {
         Ok(runtime) => runtime,
         Err(err) => {
-            let _ = start.ready.send(Err(format!(
-                "shard {}: cannot start its event loop: {err}",
-                start.id
-            )));
+            let _ = start.ready.send(Err(ShardStartError::Runtime {
+                shard: start.id,
+                source: err,
+            }));
             start
                 .state
                 .shards_running
@@ -314,14 +347,17 @@ async fn run(start: ShardStart) {
     let store = match ShardStore::open(&state.config, id).await {
         Ok(store) => store,
         Err(err) => {
-            let _ = ready.send(Err(format!("shard {id}: cannot open its store: {err}")));
+            let _ = ready.send(Err(err));
             return;
         }
     };
     let listener = match compio::net::TcpListener::from_std(listener) {
         Ok(listener) => listener,
         Err(err) => {
-            let _ = ready.send(Err(format!("shard {id}: cannot use its listener: {err}")));
+            let _ = ready.send(Err(ShardStartError::Listener {
+                shard: id,
+                source: err,
+            }));
             return;
         }
     };

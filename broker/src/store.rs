@@ -16,6 +16,7 @@ use ringmq_storage::physical_offset::local_of;
 use ringmq_storage::{GetStatus, MessageStore, PutError, StoreConfig, WaitFor};
 
 use crate::config::{BrokerConfig, FlushMode};
+use crate::shard::ShardStartError;
 
 /// Async flush period (RocketMQ `flushIntervalCommitLog`).
 pub const ASYNC_FLUSH_INTERVAL_MS: u64 = 500;
@@ -41,6 +42,25 @@ pub enum PutStatus {
     Illegal(String),
     /// Refused: store read-only, disk full, shard gone (SERVICE_NOT_AVAILABLE).
     Unavailable(String),
+}
+
+impl PutStatus {
+    /// A remark for people saying what became of `what` (e.g. "the message
+    /// sent back for retry") and, when it was not stored, what to do.
+    pub fn remark(&self, what: &str) -> String {
+        match self {
+            PutStatus::Ok => format!("{what} was stored"),
+            PutStatus::FlushTimeout => {
+                format!("{what} was stored, but not flushed to disk within the flush timeout")
+            }
+            PutStatus::Illegal(why) => {
+                format!("{what} was refused as malformed: {why}")
+            }
+            PutStatus::Unavailable(why) => {
+                format!("{what} could not be stored: {why}; retry later or through another broker")
+            }
+        }
+    }
 }
 
 /// Result of a [`PutJob`]: per record, (physical offset, queue offset).
@@ -180,11 +200,11 @@ pub fn shard_dir(config: &BrokerConfig, id: usize) -> PathBuf {
 }
 
 impl ShardStore {
-    pub async fn open(config: &BrokerConfig, id: usize) -> Result<ShardStore, String> {
+    /// Opens (recovering) the store of shard `id`.
+    pub async fn open(config: &BrokerConfig, id: usize) -> Result<ShardStore, ShardStartError> {
         let dir = shard_dir(config, id);
         let mut store_config = StoreConfig::new(&dir);
-        store_config.shard_id =
-            u16::try_from(id).map_err(|_| format!("shard id {id} too large"))?;
+        store_config.shard_id = u16::try_from(id).map_err(|_| ShardStartError::Id { shard: id })?;
         store_config.segment_bytes = config.segment_bytes;
         store_config.retention_hours = config.retention_hours;
         store_config.disk_usage_max_percent = config.disk_usage_max_percent;
@@ -196,9 +216,14 @@ impl ShardStore {
                 timeout_ms: SYNC_FLUSH_TIMEOUT_MS,
             },
         };
-        let store = MessageStore::open(store_config)
-            .await
-            .map_err(|err| format!("{}: {err}", dir.display()))?;
+        let store =
+            MessageStore::open(store_config)
+                .await
+                .map_err(|source| ShardStartError::Store {
+                    shard: id,
+                    path: dir.clone(),
+                    source,
+                })?;
         Ok(ShardStore {
             store,
             commitlog_dir: dir.join("commitlog"),
@@ -357,6 +382,41 @@ impl ShardStore {
     pub async fn shutdown(&self) {
         if let Err(err) = self.store.clone().shutdown().await {
             tracing::error!(%err, "store shutdown failed");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusal_remarks_are_sentences_not_debug_text() {
+        let what = "the message sent back for redelivery";
+        let unavailable = PutStatus::Unavailable("the store is read-only".into()).remark(what);
+        assert_eq!(
+            unavailable,
+            "the message sent back for redelivery could not be stored: the store is read-only; \
+             retry later or through another broker"
+        );
+        let illegal = PutStatus::Illegal("body of 5000000 bytes exceeds 4194304".into())
+            .remark("the committed transactional message");
+        assert_eq!(
+            illegal,
+            "the committed transactional message was refused as malformed: \
+             body of 5000000 bytes exceeds 4194304"
+        );
+        for status in [
+            PutStatus::Ok,
+            PutStatus::FlushTimeout,
+            PutStatus::Illegal("x".into()),
+            PutStatus::Unavailable("y".into()),
+        ] {
+            let remark = status.remark(what);
+            assert!(remark.starts_with(what), "{remark}");
+            for debug in ["Unavailable", "Illegal", "FlushTimeout", "(\"", "\")"] {
+                assert!(!remark.contains(debug), "{remark}");
+            }
         }
     }
 }

@@ -31,14 +31,8 @@ pub use ringmq_net::topic::{
     TOPIC_NAME_BYTES_MAX,
 };
 
-/// Permission bit: messages may be read (pulled).
-pub const PERM_READ: i32 = 0x4;
-/// Permission bit: messages may be written (sent).
-pub const PERM_WRITE: i32 = 0x2;
-/// Permission bit: the topic is a template for auto-creation.
-pub const PERM_INHERIT: i32 = 0x1;
-/// Read + write, the permission of an ordinary topic.
-pub const PERM_READ_WRITE: i32 = PERM_READ | PERM_WRITE;
+// Java's `PermName` bits live with the route body in `ringmq_net`.
+pub use ringmq_net::body::route::{PERM_INHERIT, PERM_READ, PERM_READ_WRITE, PERM_WRITE};
 
 /// Queue count of an explicitly created topic when none is given.
 pub const CREATED_TOPIC_QUEUE_NUMS: i32 = 8;

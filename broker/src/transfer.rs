@@ -9,7 +9,7 @@
 //! retention meanwhile stays readable until then.
 //!
 //! Safety: only bytes below the store's published watermark are ever
-//! referenced; those are never written again (DESIGN.md), and segment files
+//! referenced; those are never written again (docs/architecture.md), and segment files
 //! are preallocated at full size, so a mapped range never shrinks under us.
 //! The `unsafe` code of this crate is confined to this module.
 

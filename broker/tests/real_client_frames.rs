@@ -1,5 +1,5 @@
-//! Frames captured from an independent RocketMQ client (shared/fixtures,
-//! spec §10) are accepted: SEND_MESSAGE with long header names, V2 and
+//! Frames captured from an independent RocketMQ client (`fixtures/wire`,
+//! see `fixtures/README.md`) are accepted: SEND_MESSAGE with long header names, V2 and
 //! batch sends, HEART_BEAT, GET_CONSUMER_LIST_BY_GROUP, PULL_MESSAGE with
 //! the heartbeat's subscription, LITE_PULL_MESSAGE (361), one-way
 //! UPDATE_CONSUMER_OFFSET and END_TRANSACTION, CONSUMER_SEND_MSG_BACK.
@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -16,18 +15,13 @@ use ringmq_broker::message::physical_offset_of_msg_id;
 use ringmq_net::code::response;
 use ringmq_net::command::RemotingCommand;
 
-fn fixture(name: &str) -> Option<RemotingCommand> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/wire");
-    let bytes = std::fs::read(dir.join(name)).ok()?;
-    Some(RemotingCommand::decode_frame(Bytes::from(bytes)).unwrap())
+fn fixture(name: &str) -> RemotingCommand {
+    RemotingCommand::decode_frame(Bytes::from(wire_fixture(name))).unwrap()
 }
 
 #[test]
 fn captured_client_requests_are_served() {
-    let Some(produce) = fixture("produce-07-req-code10.bin") else {
-        eprintln!("shared/fixtures not found next to the repository; nothing to replay");
-        return;
-    };
+    let produce = fixture("produce-07-req-code10.bin");
     let dir = tempfile::tempdir().unwrap();
     let broker = start(dir.path(), 2);
     let mut client = Client::connect(broker.local_addr());
@@ -45,47 +39,47 @@ fn captured_client_requests_are_served() {
         ));
         assert_eq!(reply.code, response::SUCCESS);
     }
-    let reply = client.call(fixture("producev2-01-req-code310.bin").unwrap());
+    let reply = client.call(fixture("producev2-01-req-code310.bin"));
     assert_eq!(
         (reply.code, ext(&reply, "queueOffset")),
         (response::SUCCESS, "0".into())
     );
-    let reply = client.call(fixture("batch-01-req-code320.bin").unwrap());
+    let reply = client.call(fixture("batch-01-req-code320.bin"));
     assert_eq!(reply.code, response::SUCCESS, "{:?}", reply.remark);
     assert_eq!(ext(&reply, "msgId").split(',').count(), 20);
 
-    let reply = client.call(fixture("consume-01-req-code34.bin").unwrap());
+    let reply = client.call(fixture("consume-01-req-code34.bin"));
     assert_eq!(reply.code, response::SUCCESS);
     client.inbound.clear();
-    let reply = client.call(fixture("consume-03-req-code38.bin").unwrap());
+    let reply = client.call(fixture("consume-03-req-code38.bin"));
     assert_eq!(reply.code, response::SUCCESS);
     assert!(String::from_utf8_lossy(&reply.body).contains("consumerIdList"));
-    let reply = client.call(fixture("consume-05-req-code14.bin").unwrap());
+    let reply = client.call(fixture("consume-05-req-code14.bin"));
     assert_eq!(reply.code, response::QUERY_NOT_FOUND);
 
-    let reply = client.call(fixture("consume-09-req-code11.bin").unwrap());
+    let reply = client.call(fixture("consume-09-req-code11.bin"));
     assert_eq!(reply.code, response::SUCCESS, "{:?}", reply.remark);
     assert_eq!(records(&reply.body).len(), 3);
-    let reply = client.call(fixture("pull-01-req-code361.bin").unwrap());
+    let reply = client.call(fixture("pull-01-req-code361.bin"));
     assert_eq!(reply.code, response::SUCCESS, "{:?}", reply.remark);
     assert_eq!(records(&reply.body).len(), 3);
 
     // one-way commit, then the captured query sees it
-    client.send(fixture("consume-11-req-code15.bin").unwrap());
-    let reply = client.call(fixture("consume-07-req-code14.bin").unwrap());
+    client.send(fixture("consume-11-req-code15.bin"));
+    let reply = client.call(fixture("consume-07-req-code14.bin"));
     assert_eq!(
         (reply.code, ext(&reply, "offset")),
         (response::SUCCESS, "253".into())
     );
 
     // transactional half message: invisible until committed
-    let reply = client.call(fixture("txn-01-req-code10.bin").unwrap());
+    let reply = client.call(fixture("txn-01-req-code10.bin"));
     assert_eq!(reply.code, response::SUCCESS, "{:?}", reply.remark);
     let half_at = physical_offset_of_msg_id(&ext(&reply, "msgId")).unwrap();
     let reply = client.call(pull("tx", "RingTxn1", 3, 0, 32, None, "*"));
     assert_ne!(reply.code, response::SUCCESS);
-    client.send(fixture("txn-03-req-code37.bin").unwrap()); // captured offset: not ours, ignored
-    let mut commit = fixture("txn-03-req-code37.bin").unwrap();
+    client.send(fixture("txn-03-req-code37.bin")); // captured offset: not ours, ignored
+    let mut commit = fixture("txn-03-req-code37.bin");
     commit
         .ext_fields
         .insert("commitLogOffset".into(), half_at.to_string());
@@ -104,7 +98,7 @@ fn captured_client_requests_are_served() {
     assert!(property(&committed[0], "TRAN_MSG").is_none());
 
     // send-back of a consumed message lands in the group's retry topic
-    let mut back = fixture("retry-01-req-code36.bin").unwrap();
+    let mut back = fixture("retry-01-req-code36.bin");
     back.ext_fields
         .insert("offset".into(), produced_at.to_string());
     let group = ext(&back, "group");
@@ -128,14 +122,14 @@ fn captured_client_requests_are_served() {
     assert_eq!(retried[0].reconsume_times, 1);
 
     // orderly consumers lock and unlock their queues
-    let reply = client.call(fixture("ordered-03-req-code41.bin").unwrap());
+    let reply = client.call(fixture("ordered-03-req-code41.bin"));
     assert_eq!(reply.code, response::SUCCESS, "{:?}", reply.remark);
     let locked = String::from_utf8_lossy(&reply.body).into_owned();
     assert!(
         locked.contains("lockOKMQSet") && locked.contains("queueId"),
         "{locked}"
     );
-    let reply = client.call(fixture("ordered-05-req-code42.bin").unwrap());
+    let reply = client.call(fixture("ordered-05-req-code42.bin"));
     assert_eq!(reply.code, response::SUCCESS, "{:?}", reply.remark);
 
     // nothing unanswered is left, and no stray replies to one-way requests

@@ -15,10 +15,11 @@ use ringmq_net::topic::{self as names, TopicNameError};
 pub const TOPIC_LENGTH_MAX: usize = ringmq_net::topic::TOPIC_NAME_BYTES_MAX;
 /// Longest producer/consumer group name (Java `CHARACTER_MAX_LENGTH`).
 pub const GROUP_LENGTH_MAX: usize = 255;
-/// Largest body a broker accepts by default (`maxMessageSize`, 4 MiB).
-pub const BODY_SIZE_MAX: usize = 4 * 1024 * 1024;
+/// Largest body a broker accepts by default (`maxMessageSize`, 4 MiB): the
+/// record codec's limit, named here for the client's users.
+pub const BODY_SIZE_MAX: usize = ringmq_net::record::BODY_MAX_BYTES;
 /// Largest encoded property string (signed-short length in records).
-pub const PROPERTIES_SIZE_MAX: usize = 32_767;
+pub const PROPERTIES_SIZE_MAX: usize = ringmq_net::record::PROPERTIES_MAX_BYTES;
 
 /// Property: the message's single tag.
 pub const PROPERTY_TAGS: &str = properties::TAGS;

@@ -1,29 +1,22 @@
 //! The client's decoders against frames captured from another RocketMQ
-//! implementation (/work/shared/fixtures): a pull body written by a peer
+//! implementation (`fixtures/wire`, see `fixtures/README.md`): a pull body written by a peer
 //! broker must decode into the messages it holds.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
-
-use std::path::PathBuf;
 
 use bytes::Bytes;
 use ringmq_client::consumer::message_ext::decode_pull_body;
 use ringmq_net::command::RemotingCommand;
 use ringmq_net::header::PullMessageResponseHeader;
 
-fn fixture(name: &str) -> Option<RemotingCommand> {
-    let dir = std::env::var_os("RINGMQ_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/fixtures/wire"));
-    let bytes = std::fs::read(dir.join(name)).ok()?;
-    Some(RemotingCommand::decode_frame(Bytes::from(bytes)).unwrap())
+mod common;
+
+fn fixture(name: &str) -> RemotingCommand {
+    RemotingCommand::decode_frame(Bytes::from(common::wire_fixture(name))).unwrap()
 }
 
 #[test]
 fn a_captured_pull_body_decodes_into_its_32_messages() {
-    let Some(reply) = fixture("consume-10-resp-code0.bin") else {
-        eprintln!("fixtures not present; nothing to check");
-        return;
-    };
+    let reply = fixture("consume-10-resp-code0.bin");
     let h: PullMessageResponseHeader = reply.decode_header().unwrap();
     let msgs = decode_pull_body(&reply.body, "peer-broker-a", h.min_offset, h.max_offset);
     assert_eq!(msgs.len(), 32);
@@ -40,9 +33,7 @@ fn a_captured_pull_body_decodes_into_its_32_messages() {
 
 #[test]
 fn the_lite_pull_capture_decodes_the_same_way() {
-    let Some(reply) = fixture("pull-02-resp-code0.bin") else {
-        return;
-    };
+    let reply = fixture("pull-02-resp-code0.bin");
     let msgs = decode_pull_body(&reply.body, "peer-broker-a", 0, 253);
     assert_eq!(msgs.len(), 32);
     assert_eq!(msgs[31].queue_offset, 31);

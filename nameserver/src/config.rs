@@ -11,10 +11,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Largest frame the remoting protocol allows (Java `frameMaxLength`).
-pub const FRAME_BYTES_LIMIT: u32 = 16 * 1024 * 1024;
+// Java's `frameMaxLength`: the default and the upper bound of `max_frame_bytes`.
+use ringmq_net::frame::FRAME_MAX_BYTES_DEFAULT;
+
 /// Smallest `max_frame_bytes` accepted: a REGISTER_BROKER must fit.
-pub const FRAME_BYTES_FLOOR: u32 = 64 * 1024;
+pub const FRAME_BYTES_FLOOR: usize = 64 * 1024;
 /// Upper bound for any configured interval (one day), so that arithmetic on
 /// `Instant`s can never overflow.
 pub const INTERVAL_MS_LIMIT: u64 = 24 * 60 * 60 * 1000;
@@ -38,7 +39,7 @@ pub struct NameserverConfig {
     /// A connection that sends nothing for this long is closed.
     pub idle_timeout_ms: u64,
     /// Largest accepted frame; a bigger one closes its connection.
-    pub max_frame_bytes: u32,
+    pub max_frame_bytes: usize,
     /// Most connections served at once; further ones are refused.
     pub max_connections: u32,
     /// Put `orderTopicConf` (KV namespace `ORDER_TOPIC_CONFIG`) in routes.
@@ -53,7 +54,7 @@ impl Default for NameserverConfig {
             scan_interval_ms: 10_000,
             broker_expiry_ms: 120_000,
             idle_timeout_ms: 120_000,
-            max_frame_bytes: FRAME_BYTES_LIMIT,
+            max_frame_bytes: FRAME_MAX_BYTES_DEFAULT,
             max_connections: 4096,
             order_message_enable: false,
         }
@@ -199,11 +200,11 @@ impl NameserverConfig {
                 });
             }
         }
-        if !(FRAME_BYTES_FLOOR..=FRAME_BYTES_LIMIT).contains(&self.max_frame_bytes) {
+        if !(FRAME_BYTES_FLOOR..=FRAME_MAX_BYTES_DEFAULT).contains(&self.max_frame_bytes) {
             return Err(ConfigError::Invalid {
                 key: "max_frame_bytes",
                 reason: format!(
-                    "{} is outside {FRAME_BYTES_FLOOR}..={FRAME_BYTES_LIMIT} bytes",
+                    "{} is outside {FRAME_BYTES_FLOOR}..={FRAME_MAX_BYTES_DEFAULT} bytes",
                     self.max_frame_bytes
                 ),
             });

@@ -177,7 +177,7 @@ impl Nameserver {
                 processor: self.processor.clone(),
                 connections: self.connections.clone(),
                 close: self.connections.open(id),
-                decoder: FrameDecoder::new(self.config.max_frame_bytes as usize),
+                decoder: FrameDecoder::new(self.config.max_frame_bytes),
                 idle_timeout: self.config.idle_timeout(),
             };
             let stop = stop_rx.clone();

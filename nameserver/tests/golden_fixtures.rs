@@ -1,11 +1,9 @@
 //! Golden test: frames captured from an independent client and broker
-//! (`shared/fixtures/wire`) are fed to the nameserver byte for byte, and the
+//! (`fixtures/wire`, see `fixtures/README.md`) are fed to the nameserver byte for byte, and the
 //! answers are checked against what the capture shows and the spec requires.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 mod common;
-
-use std::path::PathBuf;
 
 use bytes::Bytes;
 use common::*;
@@ -13,14 +11,8 @@ use ringmq_net::code::response;
 use ringmq_net::command::RemotingCommand;
 use serde_json::json;
 
-/// `RINGMQ_FIXTURES_DIR`, else `shared/fixtures/wire` beside the checkout.
 fn fixture(name: &str) -> Vec<u8> {
-    let dir = std::env::var_os("RINGMQ_FIXTURES_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/wire"),
-        PathBuf::from,
-    );
-    let path = dir.join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
+    wire_fixture(name)
 }
 
 fn decode(name: &str) -> RemotingCommand {

@@ -22,13 +22,12 @@
 use bytes::Bytes;
 
 use crate::properties::{self, NAME_VALUE_SEPARATOR, PROPERTY_SEPARATOR};
-use crate::record::{ByteReader, PROPERTIES_MAX_BYTES};
+// A batch body is one request body: RocketMQ checks it against
+// `maxMessageSize` as a whole, so its limit is the body limit.
+use crate::record::{BODY_MAX_BYTES, ByteReader, PROPERTIES_MAX_BYTES};
 
-/// Largest batch body (RocketMQ checks the request body against
-/// `maxMessageSize`, 4 MiB).
-pub const BATCH_BODY_MAX_BYTES: usize = 4 * 1024 * 1024;
 /// Size of an entry with an empty body and no properties. A batch therefore
-/// holds at most `BATCH_BODY_MAX_BYTES / BATCH_ENTRY_MIN_BYTES` entries.
+/// holds at most `BODY_MAX_BYTES / BATCH_ENTRY_MIN_BYTES` entries.
 pub const BATCH_ENTRY_MIN_BYTES: usize = 22;
 
 /// Why a batch body could not be encoded or decoded.
@@ -80,8 +79,8 @@ pub enum BatchError {
         /// Length in bytes.
         len: usize,
     },
-    /// The whole batch body is larger than [`BATCH_BODY_MAX_BYTES`].
-    #[error("batch body of {len} bytes exceeds {BATCH_BODY_MAX_BYTES}")]
+    /// The whole batch body is larger than [`BODY_MAX_BYTES`].
+    #[error("batch body of {len} bytes exceeds {BODY_MAX_BYTES}")]
     TooLarge {
         /// Length in bytes.
         len: usize,
@@ -137,7 +136,7 @@ pub fn encoded_batch_len(entries: &[BatchEntry]) -> usize {
 /// written as 0, as the Java client does). On error nothing is appended.
 pub fn encode_batch(entries: &[BatchEntry], out: &mut Vec<u8>) -> Result<(), BatchError> {
     let len = encoded_batch_len(entries);
-    if len > BATCH_BODY_MAX_BYTES {
+    if len > BODY_MAX_BYTES {
         return Err(BatchError::TooLarge { len });
     }
     for (index, entry) in entries.iter().enumerate() {
@@ -148,7 +147,7 @@ pub fn encode_batch(entries: &[BatchEntry], out: &mut Vec<u8>) -> Result<(), Bat
     }
     out.reserve(len);
     for entry in entries {
-        // Every length is bounded by BATCH_BODY_MAX_BYTES or PROPERTIES_MAX_BYTES.
+        // Every length is bounded by BODY_MAX_BYTES or PROPERTIES_MAX_BYTES.
         out.extend_from_slice(&(entry.encoded_len() as i32).to_be_bytes());
         out.extend_from_slice(&[0u8; 8]);
         out.extend_from_slice(&entry.flag.to_be_bytes());
@@ -168,7 +167,7 @@ pub fn decode_batch(buf: &[u8]) -> Result<Vec<BatchEntry>, BatchError> {
 }
 
 /// The entries of a batch body, borrowed. Yields one error and stops if an
-/// entry is malformed; a body over [`BATCH_BODY_MAX_BYTES`] is an error.
+/// entry is malformed; a body over [`BODY_MAX_BYTES`] is an error.
 pub fn batch_entries(buf: &[u8]) -> BatchEntries<'_> {
     BatchEntries {
         reader: ByteReader::new(buf),
@@ -194,7 +193,7 @@ impl<'a> Iterator for BatchEntries<'a> {
         if self.done || self.reader.position() >= self.len {
             return None;
         }
-        let item = if self.len > BATCH_BODY_MAX_BYTES {
+        let item = if self.len > BODY_MAX_BYTES {
             Err(BatchError::TooLarge { len: self.len })
         } else {
             read_entry(&mut self.reader, self.index)
@@ -342,7 +341,7 @@ mod tests {
     fn oversized_batches_are_refused_both_ways() {
         let big = BatchEntry {
             flag: 0,
-            body: Bytes::from(vec![0u8; BATCH_BODY_MAX_BYTES]),
+            body: Bytes::from(vec![0u8; BODY_MAX_BYTES]),
             properties: String::new(),
         };
         let mut out = Vec::new();
@@ -351,7 +350,7 @@ mod tests {
             Err(BatchError::TooLarge { .. })
         ));
         assert!(out.is_empty());
-        let huge = vec![0u8; BATCH_BODY_MAX_BYTES + 1];
+        let huge = vec![0u8; BODY_MAX_BYTES + 1];
         assert!(matches!(
             decode_batch(&huge),
             Err(BatchError::TooLarge { .. })

@@ -28,6 +28,9 @@ pub const DECOMPRESSED_MAX_BYTES: usize = 16 * 1024 * 1024;
 /// Why a body could not be compressed or decompressed.
 #[derive(Debug, thiserror::Error)]
 pub enum CompressError {
+    /// The compressor's output could not be written.
+    #[error("cannot compress the body: {0}")]
+    Compress(#[source] std::io::Error),
     /// The zlib stream is malformed.
     #[error("corrupt zlib stream: {0}")]
     Corrupt(#[source] std::io::Error),
@@ -45,15 +48,21 @@ pub enum CompressError {
     UnknownType(i32),
 }
 
-/// Compresses `data` into a zlib stream at [`ZLIB_LEVEL`].
-pub fn zlib_compress(data: &[u8]) -> Vec<u8> {
-    let mut encoder = ZlibEncoder::new(
-        Vec::with_capacity(data.len() / 2 + 64),
-        Compression::new(ZLIB_LEVEL),
-    );
-    // Writing into a Vec cannot fail.
-    let written = encoder.write_all(data).and_then(|()| encoder.finish());
-    written.unwrap_or_default()
+/// Compresses `data` into a zlib stream at [`ZLIB_LEVEL`]. Writing into a
+/// `Vec` does not fail in practice; if it ever did, the error is returned,
+/// never an empty or partial stream.
+pub fn zlib_compress(data: &[u8]) -> Result<Vec<u8>, CompressError> {
+    zlib_compress_into(data, Vec::with_capacity(data.len() / 2 + 64))
+}
+
+/// Compresses `data` into `out` (a zlib stream at [`ZLIB_LEVEL`]) and gives
+/// `out` back once the stream is complete.
+pub fn zlib_compress_into<W: Write>(data: &[u8], out: W) -> Result<W, CompressError> {
+    let mut encoder = ZlibEncoder::new(out, Compression::new(ZLIB_LEVEL));
+    encoder
+        .write_all(data)
+        .and_then(|()| encoder.finish())
+        .map_err(CompressError::Compress)
 }
 
 /// Decompresses a zlib stream, failing if the output would exceed `limit`.
@@ -90,16 +99,51 @@ mod tests {
 
     #[test]
     fn output_is_a_standard_zlib_stream() {
-        let out = zlib_compress(b"hello hello hello hello");
+        let out = zlib_compress(b"hello hello hello hello").unwrap();
         // CMF 0x78 (deflate, 32 KiB window); FCHECK makes CMF*256+FLG % 31 == 0.
         assert_eq!(out[0], 0x78);
         assert_eq!((u16::from(out[0]) * 256 + u16::from(out[1])) % 31, 0);
     }
 
+    /// A sink that takes `room` bytes, then fails every write.
+    #[derive(Debug)]
+    struct FullDisk {
+        room: usize,
+    }
+
+    impl Write for FullDisk {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.room == 0 {
+                return Err(std::io::Error::other("no space left"));
+            }
+            let taken = buf.len().min(self.room);
+            self.room -= taken;
+            Ok(taken)
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failed_compression_is_an_error_not_an_empty_body() {
+        let data = vec![7u8; 64 * 1024];
+        for room in [0, 1, 10, 50] {
+            let outcome = zlib_compress_into(&data, FullDisk { room });
+            assert!(
+                matches!(outcome, Err(CompressError::Compress(_))),
+                "room {room}"
+            );
+        }
+        let err = zlib_compress_into(&data, FullDisk { room: 0 }).unwrap_err();
+        assert!(err.to_string().contains("no space left"), "{err}");
+    }
+
     #[test]
     fn bomb_is_stopped_at_the_limit() {
         let big = vec![0u8; 1024 * 1024];
-        let packed = zlib_compress(&big);
+        let packed = zlib_compress(&big).unwrap();
         assert!(packed.len() < 8 * 1024);
         assert!(matches!(
             zlib_decompress(&packed, 1000),
@@ -118,7 +162,7 @@ mod tests {
 
     #[test]
     fn body_is_decompressed_according_to_sysflag() {
-        let packed = zlib_compress(b"payload");
+        let packed = zlib_compress(b"payload").unwrap();
         assert_eq!(&*decompress_body(0, b"plain").unwrap(), b"plain");
         assert_eq!(
             &*decompress_body(COMPRESSED_FLAG, &packed).unwrap(),
@@ -141,7 +185,7 @@ mod tests {
     proptest! {
         #[test]
         fn compressed_bodies_decompress_to_the_original(data in proptest::collection::vec(any::<u8>(), 0..8192)) {
-            let packed = zlib_compress(&data);
+            let packed = zlib_compress(&data).unwrap();
             prop_assert_eq!(zlib_decompress(&packed, data.len()).unwrap(), data);
         }
 

@@ -1,5 +1,5 @@
 //! Golden tests against frames captured from a real client and servers
-//! (`shared/fixtures/wire`, see its README): every request's `extFields`
+//! (`fixtures/wire`, see `fixtures/README.md`): every request's `extFields`
 //! decode into their typed header with the values the README states, every
 //! JSON body decodes into its type, and re-encoding decodes to the same value.
 //!
@@ -15,7 +15,9 @@ use ringmq_net::header::*;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/wire");
+mod common;
+
+use common::WIRE_FIXTURES as FIXTURES;
 
 /// One captured frame, split.
 struct Frame {

@@ -1,11 +1,10 @@
 //! Golden tests against the 54 frames captured from a real RocketMQ client
-//! and broker (`shared/fixtures/wire`, described in its README): every frame
+//! and broker (`fixtures/wire`, described in `fixtures/README.md`): every frame
 //! decodes to the values the README lists, and re-encoding it gives a frame
 //! our decoder reads back as an equal command. Bodies are only measured here.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 
 use bytes::{Bytes, BytesMut};
 use ringmq_net::code::{LanguageCode, request};
@@ -46,16 +45,10 @@ struct Fixture {
     remark: Option<&'static str>,
 }
 
-fn fixture_dir() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/wire"
-    ))
-}
+mod common;
 
-fn read_frame(dir: &Path, file: &str) -> Bytes {
-    let path = dir.join(file);
-    Bytes::from(std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+fn read_frame(file: &str) -> Bytes {
+    Bytes::from(common::wire_fixture(file))
 }
 
 fn check_field(fixture: &Fixture, command: &RemotingCommand, key: &str, expect: &Expect) {
@@ -127,7 +120,7 @@ fn re_encode(command: &RemotingCommand) -> RemotingCommand {
 
 #[test]
 fn every_fixture_file_is_in_the_table() {
-    let mut on_disk: Vec<String> = std::fs::read_dir(fixture_dir())
+    let mut on_disk: Vec<String> = std::fs::read_dir(common::wire_dir())
         .unwrap()
         .map(|entry| entry.unwrap().file_name().into_string().unwrap())
         .filter(|name| name.ends_with(".bin"))
@@ -141,17 +134,15 @@ fn every_fixture_file_is_in_the_table() {
 
 #[test]
 fn every_fixture_decodes_to_the_readme_values() {
-    let dir = fixture_dir();
     for fixture in FIXTURES {
-        check_fixture(fixture, &read_frame(&dir, fixture.file));
+        check_fixture(fixture, &read_frame(fixture.file));
     }
 }
 
 #[test]
 fn every_fixture_survives_re_encoding() {
-    let dir = fixture_dir();
     for fixture in FIXTURES {
-        let frame = read_frame(&dir, fixture.file);
+        let frame = read_frame(fixture.file);
         let command = RemotingCommand::decode_frame(frame).unwrap();
         assert_eq!(re_encode(&command), command, "{}", fixture.file);
     }
@@ -159,11 +150,10 @@ fn every_fixture_survives_re_encoding() {
 
 #[test]
 fn all_fixtures_decode_from_one_stream_split_anywhere() {
-    let dir = fixture_dir();
     let mut stream = Vec::new();
     let mut expected = Vec::new();
     for fixture in FIXTURES {
-        let frame = read_frame(&dir, fixture.file);
+        let frame = read_frame(fixture.file);
         expected.push(RemotingCommand::decode_frame(frame.clone()).unwrap());
         stream.extend_from_slice(&frame);
     }

@@ -1,24 +1,22 @@
 //! Golden tests: message records, batch bodies and property strings taken
 //! from frames captured between a real RocketMQ client and broker
-//! (`/work/shared/fixtures/wire`, see its README).
+//! (`fixtures/wire`, see `fixtures/README.md`).
 //!
 //! The frame is split here with the minimal framing (length, header word,
 //! JSON header, body) so that these tests depend only on the record codec.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 
 use ringmq_net::batch::decode_batch;
 use ringmq_net::message_id::{decode_uniq_id, offset_msg_id};
 use ringmq_net::properties::{self, KEYS, Properties, TAGS, UNIQ_KEY, WAIT};
 use ringmq_net::record::{MessageRecord, RecordScan, RecordView, records, scan_record};
 
+mod common;
+
 fn fixture(name: &str) -> Vec<u8> {
-    let dir = std::env::var_os("RINGMQ_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/fixtures/wire"));
-    std::fs::read(dir.join(name)).unwrap()
+    common::wire_fixture(name)
 }
 
 /// (JSON header, body) of one captured frame.

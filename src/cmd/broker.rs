@@ -79,7 +79,16 @@ pub fn config_from(args: &Args) -> anyhow::Result<BrokerConfig> {
             })?;
         }
     }
-    for pair in &args.set {
+    apply_set(&mut config, &args.set)?;
+    config.validate()?;
+    Ok(config)
+}
+
+/// Applies `--set KEY=VALUE` pairs in order: any key of the broker's
+/// configuration file, parsed as the file would parse it. `ringmq broker`
+/// and `ringmq standalone` both take their `--set` through here.
+pub fn apply_set(config: &mut BrokerConfig, pairs: &[String]) -> anyhow::Result<()> {
+    for pair in pairs {
         let (key, value) = pair
             .split_once('=')
             .with_context(|| format!("--set {pair:?}: expected key=value"))?;
@@ -87,8 +96,7 @@ pub fn config_from(args: &Args) -> anyhow::Result<BrokerConfig> {
             .set_key(key.trim(), value.trim())
             .map_err(|message| anyhow::anyhow!("--set {pair:?}: {message}"))?;
     }
-    config.validate()?;
-    Ok(config)
+    Ok(())
 }
 
 /// Runs the subcommand.

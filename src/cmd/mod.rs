@@ -8,10 +8,11 @@ pub mod nameserver;
 pub mod produce;
 pub mod standalone;
 
-/// Logs go to stderr; `RUST_LOG` filters them (default `info`).
-pub fn init_tracing() {
+/// Logs go to stderr; `RUST_LOG` filters them, else `default_level`
+/// (`"info"`, or `"warn"` for a command whose output logs would garble).
+pub fn init_tracing(default_level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

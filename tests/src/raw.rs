@@ -1,6 +1,6 @@
 //! A tiny blocking RocketMQ remoting client for exact-frame tests.
 //!
-//! Written from the protocol digest (spec section 1), independently of
+//! Written from RocketMQ's wire format (`docs/wire-format.md`), independently of
 //! `ringmq_net`, so a test that passes proves the servers agree with a second
 //! reading of the wire format, not only with their own codec.
 //!
@@ -21,8 +21,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-/// Largest frame the raw client accepts (the servers' limit is 16 MiB).
-pub const FRAME_LEN_MAX: usize = 16 * 1024 * 1024;
+/// Largest frame the raw client accepts: the servers' default limit (the
+/// one number this client takes from `ringmq_net`; its codec is its own).
+pub const FRAME_LEN_MAX: usize = ringmq_net::frame::FRAME_MAX_BYTES_DEFAULT;
 /// Header `version` the raw client sends (a 4.9.x-or-later client).
 pub const CLIENT_VERSION: i32 = 474;
 /// Flag bit: this frame is a response.
@@ -540,10 +541,11 @@ mod tests {
 
     #[test]
     fn captured_pull_response_fixture_decodes() {
-        let path = "/work/shared/fixtures/wire/consume-10-resp-code0.bin";
-        let Ok(bytes) = std::fs::read(path) else {
-            return;
-        };
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../fixtures/wire/consume-10-resp-code0.bin"
+        );
+        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("wire fixture {path}: {e}"));
         let frame = RemotingFrame::decode(&bytes[4..]).unwrap();
         assert_eq!(frame.code, 0);
         assert_eq!(frame.field_i64("nextBeginOffset").unwrap(), 32);

@@ -3,7 +3,9 @@
 //!
 //! The order of events is asserted (the pull got no answer before the send;
 //! its answer carries the message sent afterwards); the latency from send to
-//! pull answer is printed, never asserted.
+//! pull answer is printed, never asserted. A pull nothing arrives for is
+//! shown to be held for its suspend time (a lower bound only) and answered
+//! PULL_NOT_FOUND, without messages.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use ringmq_tests::raw::{
@@ -21,6 +23,8 @@ const SUSPEND_MS: u64 = 20_000;
 const ANSWER_WAIT_MAX: Duration = Duration::from_secs(30);
 /// Timeout of a send.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Slack for timer and clock granularity when checking a pull was held.
+const HOLD_MARGIN: Duration = Duration::from_millis(50);
 /// Rounds of park → send → answer measured.
 const ROUNDS: i64 = 20;
 
@@ -144,7 +148,9 @@ fn held_pull_without_messages_is_answered_not_found_at_its_timeout() {
     let cluster = Cluster::start(1).expect("cluster starts");
     let topic = unique_name("LongPollTimeout");
     cluster.create_topic(&topic, 4).expect("topic created");
-    let mut conn = RawConnection::connect(&cluster.brokers[0].addr()).expect("connect");
+    let addr = cluster.brokers[0].addr();
+    let mut conn = RawConnection::connect(&addr).expect("connect");
+    let mut sender = RawConnection::connect(&addr).expect("send connection");
     let request = PullRequest {
         group: "lp_timeout_cg",
         topic: &topic,
@@ -154,13 +160,38 @@ fn held_pull_without_messages_is_answered_not_found_at_its_timeout() {
         suspend_ms: Some(SHORT_SUSPEND_MS),
     };
     let started = Instant::now();
+    let opaque = conn
+        .send_request(pull_message_frame(&request))
+        .expect("pull written");
+    // A message for another queue of the topic during the hold: it must not
+    // answer the held pull.
+    let send = SendRequest {
+        group: "lp_pg",
+        topic: &topic,
+        queue_id: 0,
+        body: b"not for queue 1",
+        tag: Some("LP"),
+        properties: &[],
+    };
+    sender
+        .send_message(&send, CALL_TIMEOUT)
+        .expect("send to queue 0 acknowledged");
     let answer = conn
-        .call(pull_message_frame(&request), ANSWER_WAIT_MAX)
+        .read_response(opaque, ANSWER_WAIT_MAX)
         .expect("a held pull is answered at its timeout");
-    println!(
-        "held pull with suspendTimeoutMillis={SHORT_SUSPEND_MS} answered after {:?}",
-        started.elapsed()
+    let held = started.elapsed();
+    println!("held pull with suspendTimeoutMillis={SHORT_SUSPEND_MS} answered after {held:?}");
+    // Held: not answered before its suspend time (a lower bound only, which a
+    // slow machine can only make longer)...
+    assert!(
+        held >= Duration::from_millis(SHORT_SUSPEND_MS) - HOLD_MARGIN,
+        "answered after {held:?}, before its {SHORT_SUSPEND_MS} ms hold"
     );
+    // ...and answered by the timeout, not by a message.
     assert_eq!(answer.code, code::PULL_NOT_FOUND, "{}", answer.describe());
+    assert!(
+        answer.body.is_empty(),
+        "a timed-out pull carries no messages"
+    );
     assert_eq!(answer.field_i64("nextBeginOffset").unwrap(), 0);
 }

@@ -198,7 +198,7 @@ pub fn runtime_info(shard: &Rc<Shard>, req: &RemotingCommand) -> Reply {
     put("topicCount", lock(&state.topics).names().len().to_string());
     put(
         "flushMode",
-        format!("{:?}", state.config.flush_mode).to_uppercase(),
+        state.config.flush_mode.rocketmq_name().to_owned(),
     );
     json_reply(req, &KvTable { table })
 }

@@ -456,7 +456,11 @@ pub async fn send_back(shard: &Rc<Shard>, req: &RemotingCommand) -> Reply {
         .await;
     match outcome.status {
         PutStatus::Ok | PutStatus::FlushTimeout => Reply::command(success(req)),
-        other => error(req, response::SYSTEM_ERROR, format!("{other:?}")),
+        other => error(
+            req,
+            response::SYSTEM_ERROR,
+            other.remark("the message sent back for redelivery"),
+        ),
     }
 }
 
@@ -507,6 +511,10 @@ pub async fn end_transaction(shard: &Rc<Shard>, req: &RemotingCommand) -> Reply 
         .await;
     match outcome.status {
         PutStatus::Ok | PutStatus::FlushTimeout => Reply::command(success(req)),
-        other => error(req, response::SYSTEM_ERROR, format!("{other:?}")),
+        other => error(
+            req,
+            response::SYSTEM_ERROR,
+            other.remark("the committed transactional message"),
+        ),
     }
 }

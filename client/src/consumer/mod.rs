@@ -97,7 +97,31 @@ pub enum ConsumerError {
     /// Local offsets could not be read or written.
     #[error(transparent)]
     Offsets(#[from] offset_store::OffsetError),
+    /// The allocation strategy refused to pick this consumer's queues.
+    #[error("cannot allocate queues: {0}")]
+    Allocate(#[from] crate::allocate::AllocateError),
     /// The consumer was shut down.
     #[error("the consumer is shut down")]
     Shutdown,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::allocate::AllocateError;
+
+    #[test]
+    fn a_refused_allocation_is_not_reported_as_a_shutdown() {
+        let err = ConsumerError::from(AllocateError::EmptyClientId);
+        assert!(matches!(
+            err,
+            ConsumerError::Allocate(AllocateError::EmptyClientId)
+        ));
+        assert_eq!(
+            err.to_string(),
+            "cannot allocate queues: the current consumer id is empty"
+        );
+        let source = std::error::Error::source(&err).map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("the current consumer id is empty"));
+    }
 }

@@ -438,7 +438,7 @@ impl LiteShared {
                 &mq_all,
                 &cids,
             )
-            .map_err(|_| ConsumerError::Shutdown)
+            .map_err(ConsumerError::from)
     }
 
     async fn set_assignment(self: &Arc<Self>, wanted: std::collections::BTreeSet<MessageQueue>) {

@@ -470,8 +470,14 @@ impl Producer {
             }
         };
         let (body, sys_flag) = if msg.body().len() > self.inner.config.compress_over {
-            let packed = zlib_compress(msg.body());
-            (Bytes::from(packed), COMPRESSED_FLAG | COMPRESSION_ZLIB)
+            match zlib_compress(msg.body()) {
+                Ok(packed) => (Bytes::from(packed), COMPRESSED_FLAG | COMPRESSION_ZLIB),
+                // As Java's producer does: a body that cannot be compressed is sent as is.
+                Err(err) => {
+                    tracing::warn!(%err, "sending the body uncompressed");
+                    (msg.body().clone(), 0)
+                }
+            }
         } else {
             (msg.body().clone(), 0)
         };

@@ -553,3 +553,14 @@ async fn pull_reply(b: &Broker, cmd: &RemotingCommand, peer: SocketAddr) -> Remo
     )
     .with_header(&header)
 }
+
+/// The captured wire frames, inside this repository (`fixtures/wire`,
+/// described in `fixtures/README.md`).
+pub const WIRE_FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/wire");
+
+/// The bytes of one captured frame. A fixture that cannot be read fails the
+/// test that asked for it (naming the path): nothing is skipped.
+pub fn wire_fixture(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(WIRE_FIXTURES).join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("wire fixture {}: {e}", path.display()))
+}

@@ -31,8 +31,7 @@ pub const REGISTER_BODY_INFLATED_MAX: usize = 64 * 1024 * 1024;
 
 /// Default queue count of a new topic (`TopicConfig` defaults).
 pub const DEFAULT_QUEUE_NUMS: i32 = 16;
-/// Read + write permission (`PermName.PERM_READ | PERM_WRITE`).
-pub const PERM_READ_WRITE: i32 = 6;
+use super::route::PERM_READ_WRITE;
 
 /// `DataVersion`: a broker's topic-config version, bumped on every change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -18,6 +18,8 @@ pub const PERM_WRITE: i32 = 0x2;
 pub const PERM_READ: i32 = 0x4;
 /// `PermName` bit: priority (unused by clients).
 pub const PERM_PRIORITY: i32 = 0x8;
+/// Read + write, the permission of an ordinary topic (`PERM_READ | PERM_WRITE`).
+pub const PERM_READ_WRITE: i32 = PERM_READ | PERM_WRITE;
 /// The broker id of a master in `brokerAddrs`.
 pub const MASTER_ID: i64 = 0;
 

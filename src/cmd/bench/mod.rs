@@ -91,6 +91,10 @@ pub struct Args {
     /// is started in a temporary directory.
     #[arg(long, env = "RINGMQ_NAMESRV")]
     pub namesrv: Option<String>,
+    /// Show INFO logs (the embedded cluster's, the clients'); by default
+    /// only warnings and errors, so they stay out of the progress and report.
+    #[arg(long)]
+    pub verbose: bool,
     /// Topic to use.
     #[arg(long, default_value = "BenchTopic")]
     pub topic: String,
@@ -234,6 +238,7 @@ fn start_embedded() -> anyhow::Result<(EmbeddedCluster, tempfile::TempDir)> {
         broker_port: 0,
         shards: None,
         segment_bytes: Some(EMBEDDED_SEGMENT_BYTES),
+        set: Vec::new(),
     };
     let cluster = EmbeddedCluster::start(&args).context("cannot start the embedded cluster")?;
     eprintln!(

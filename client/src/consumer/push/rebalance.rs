@@ -48,16 +48,12 @@ impl PushShared {
         };
         let cid_all =
             broker::consumer_ids(&self.instance, &first.broker_name, &self.config.group).await?;
-        let mine = self
-            .config
-            .strategy
-            .allocate(
-                &self.config.group,
-                self.instance.client_id(),
-                &mq_all,
-                &cid_all,
-            )
-            .map_err(|_| ConsumerError::Shutdown)?;
+        let mine = self.config.strategy.allocate(
+            &self.config.group,
+            self.instance.client_id(),
+            &mq_all,
+            &cid_all,
+        )?;
         Ok(mine.into_iter().collect())
     }
 
