@@ -18,7 +18,10 @@
 #   redis    redis-server with AOF appendfsync everysec, then always:
 #            redis-benchmark -c 16 -P 16 XADD of 1 KiB values.
 # Each figure is the median of --runs runs; ratios ringmq/peer come from the
-# same run. A full default run writes BENCHMARKS.md and
+# same run. Each ringmq and NATS run gets a fresh server, and every server's
+# data is deleted when it stops: the disk holds one server's data at a time
+# (up to ~8 GiB by default; the run refuses to start with less than 12 GiB
+# free, RINGMQ_COMPARE_MIN_FREE_GIB). A full default run writes BENCHMARKS.md and
 # benches/results/compare.json; --quick and --only write to a scratch
 # directory (printed) unless --out is given.
 #
@@ -256,13 +259,25 @@ measure() {
     --status "$status" --cmd "${SHOWN:-$*}"
 }
 
-note_rss() { # ROW PID MESSAGES_RETAINED
-  record --row "$1" --run 1 --kind rss --rss-kib "$(rss_anon_kib "$2")" --retained "$3" \
+note_rss() { # ROW RUN PID MESSAGES_RETAINED
+  record --row "$1" --run "$2" --kind rss --rss-kib "$(rss_anon_kib "$3")" --retained "$4" \
     --cmd "grep RssAnon /proc/<pid>/status"
 }
 
-retained_by() { # ROW prefix: messages acknowledged so far by rows matching it
-  python3 "$REPORT_PY" retained --runs "$RUNS_FILE" --rows "$@"
+retained_by() { # RUN ROW...: messages acknowledged in run RUN by those rows
+  local run=$1; shift
+  python3 "$REPORT_PY" retained --runs "$RUNS_FILE" --run "$run" --rows "$@"
+}
+
+# Every server's data lives under $WORK and is deleted when the server
+# stops, so the disk holds one server's data at a time.
+need_free_space() {
+  local want_gib=$1 free_kib
+  free_kib=$(df -Pk "$WORK" | awk 'NR==2 {print $4}')
+  if [ $(( free_kib / 1024 / 1024 )) -lt "$want_gib" ]; then
+    echo "compare.sh needs ${want_gib} GiB free under $WORK; $(( free_kib / 1024 / 1024 )) GiB are (set RINGMQ_COMPARE_MIN_FREE_GIB to change)" >&2
+    exit 1
+  fi
 }
 
 # --- machine ceilings -------------------------------------------------------
@@ -316,11 +331,10 @@ bench_produce() { # ROW RUN TOPIC extra flags...
 
 ringmq_async() {
   local i
-  log "ringmq standalone (async flush, one shard per core)"
-  start_standalone async
-  note_rss ringmq_rss_start "$RINGMQ_PID" 0
   for i in $(seq 1 "$RUNS"); do
-    log "ringmq run $i/$RUNS: single sends, batched sends, catch-up consume, e2e at 1 in flight"
+    log "ringmq run $i/$RUNS: a fresh standalone (async flush, one shard per core): single sends, batched sends, catch-up consume, e2e"
+    start_standalone "async$i"
+    note_rss ringmq_rss_start "$i" "$RINGMQ_PID" 0
     bench_produce ringmq_single "$i" "Single$i" --duration "$SECS"
     bench_produce ringmq_batch "$i" "Batch$i" --batch-size 32 --duration "$BATCH_SECS"
     MARK="filled " measure ringmq_consume "$i" bench "$RINGMQ_PID" -- "$RINGMQ" bench consume \
@@ -333,16 +347,13 @@ ringmq_async() {
       --topic "E2eHalf$i" --queues 8 --message-size 1024 --in-flight 256 --duration "$SECS" \
       --rate "$(python3 "$REPORT_PY" half-rate --runs "$RUNS_FILE" --row ringmq_single --run "$i")" --json
     if want indep; then
-      # The topic is created (8 queues) by one of our sends first.
-      LIMIT=60 measure indep_topic "$i" bench "$RINGMQ_PID" -- "$RINGMQ" bench produce \
-        --namesrv "$RINGMQ_NS" --topic "Indep$i" --queues 8 --messages 1 --json
-      measure indep_single "$i" bench "$RINGMQ_PID" -- "$RMQ_LOAD" --namesrv "$RINGMQ_NS" \
-        --topic "Indep$i" --message-size 1024 --in-flight 256 --duration "$SECS"
+      indep_rows "$i"
     fi
+    note_rss ringmq_rss_end "$i" "$RINGMQ_PID" "$(retained_by "$i" ringmq_single ringmq_batch \
+      ringmq_consume ringmq_e2e_1 ringmq_e2e_half indep_single indep_topic)"
+    stop_pid "$RINGMQ_PID"
+    rm -rf "$WORK/async$i"
   done
-  note_rss ringmq_rss_end "$RINGMQ_PID" \
-    "$(retained_by ringmq_single ringmq_batch ringmq_consume ringmq_e2e_1 ringmq_e2e_half indep_single indep_topic)"
-  stop_pid "$RINGMQ_PID"
 
   log "ringmq standalone with 1 shard: single sends"
   start_standalone shard1 --shards 1
@@ -350,6 +361,14 @@ ringmq_async() {
     bench_produce ringmq_single_1shard "$i" "Single$i" --duration "$SECS"
   done
   stop_pid "$RINGMQ_PID"
+  rm -rf "$WORK/shard1"
+}
+
+indep_rows() { # RUN: the independent client's single sends (topic made by our client)
+  LIMIT=60 measure indep_topic "$1" bench "$RINGMQ_PID" -- "$RINGMQ" bench produce \
+    --namesrv "$RINGMQ_NS" --topic "Indep$1" --queues 8 --messages 1 --json
+  measure indep_single "$1" bench "$RINGMQ_PID" -- "$RMQ_LOAD" --namesrv "$RINGMQ_NS" \
+    --topic "Indep$1" --message-size 1024 --in-flight 256 --duration "$SECS"
 }
 
 ringmq_sync() {
@@ -375,31 +394,32 @@ ringmq_sync() {
   done
   stop_pid "$RINGMQ_PID"
   stop_pid "$ns_pid"
+  rm -rf "$WORK/sync"
 }
 
 # --- NATS JetStream -----------------------------------------------------------
 
 nats() {
   local i port pid url
-  port=$(free_port)
-  mkdir -p "$WORK/nats"
-  log "nats-server -js (file store) on 127.0.0.1:$port"
-  nats-server -js -a 127.0.0.1 -p "$port" -sd "$WORK/nats" > "$WORK/nats/log" 2>&1 &
-  pid=$!
-  PIDS+=("$pid")
-  wait_port 127.0.0.1 "$port" 30
-  url="nats://127.0.0.1:$port"
   for i in $(seq 1 "$RUNS"); do
-    log "nats run $i/$RUNS: publish, fill, catch-up consume"
+    port=$(free_port)
+    mkdir -p "$WORK/nats$i"
+    log "nats run $i/$RUNS: a fresh nats-server -js (file store) on 127.0.0.1:$port: publish, fill, catch-up consume"
+    nats-server -js -a 127.0.0.1 -p "$port" -sd "$WORK/nats$i" > "$WORK/nats$i.log" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    wait_port 127.0.0.1 "$port" 30
+    url="nats://127.0.0.1:$port"
     measure nats_publish "$i" peer "$pid" -- "$NATS_LOAD" publish --url "$url" --stream "PUB$i" \
       --message-size 1024 --in-flight 256 --messages 100000000 --duration "$SECS"
     measure nats_fill "$i" peer "$pid" -- "$NATS_LOAD" publish --url "$url" --stream "CON$i" \
       --message-size 1024 --in-flight 256 --messages "$BACKLOG" --duration 120
     measure nats_consume "$i" peer "$pid" -- "$NATS_LOAD" consume --url "$url" --stream "CON$i" \
       --messages "$BACKLOG" --duration 120
+    note_rss nats_rss_end "$i" "$pid" "$(retained_by "$i" nats_publish nats_fill)"
+    stop_pid "$pid"
+    rm -rf "$WORK/nats$i"
   done
-  note_rss nats_rss_end "$pid" "$(retained_by nats_publish nats_fill)"
-  stop_pid "$pid"
 }
 
 # --- Redis Streams -------------------------------------------------------------
@@ -421,15 +441,18 @@ redis() {
         measure "redis_$fsync" "$i" redis "$pid" -- redis-benchmark -h 127.0.0.1 -p "$port" \
         -c 16 -P 16 -n "$REDIS_N" --csv XADD bench '*' field "$value"
     done
-    note_rss "redis_${fsync}_rss_end" "$pid" "$(retained_by "redis_$fsync")"
+    note_rss "redis_${fsync}_rss_end" 1 "$pid" "$(retained_by all "redis_$fsync")"
     redis-cli -p "$port" shutdown nosave > /dev/null 2>&1 || true
     stop_pid "$pid"
+    rm -rf "$WORK/redis-$fsync"
   done
 }
 
 # --- the run ---------------------------------------------------------------
 
+need_free_space "${RINGMQ_COMPARE_MIN_FREE_GIB:-$([ "$QUICK" = 1 ] && echo 4 || echo 12)}"
 record --row loadavg_start --run 1 --kind load --cmd "cat /proc/loadavg"
+MEASURE_STARTED_AT=$(date +%s)
 
 want machine && machine
 want ringmq && ringmq_async
@@ -437,18 +460,16 @@ want sync && ringmq_sync
 if want indep && ! want ringmq; then
   start_standalone indep
   for i in $(seq 1 "$RUNS"); do
-    LIMIT=60 measure indep_topic "$i" bench "$RINGMQ_PID" -- "$RINGMQ" bench produce \
-      --namesrv "$RINGMQ_NS" --topic "Indep$i" --queues 8 --messages 1 --json
-    measure indep_single "$i" bench "$RINGMQ_PID" -- "$RMQ_LOAD" --namesrv "$RINGMQ_NS" \
-      --topic "Indep$i" --message-size 1024 --in-flight 256 --duration "$SECS"
+    indep_rows "$i"
   done
   stop_pid "$RINGMQ_PID"
+  rm -rf "$WORK/indep"
 fi
 want nats && nats
 want redis && redis
 
-ELAPSED=$(( $(date +%s) - STARTED_AT ))
-log "all runs done in ${ELAPSED} s; writing $MD_OUT and $JSON_OUT"
+ELAPSED=$(( $(date +%s) - MEASURE_STARTED_AT ))
+log "all runs done in ${ELAPSED} s ($(( MEASURE_STARTED_AT - STARTED_AT )) s of install and builds before); writing $MD_OUT and $JSON_OUT"
 python3 "$REPORT_PY" summarize --runs "$RUNS_FILE" --md "$MD_OUT" --json "$JSON_OUT" \
   --mode "$MODE" --runs-per-figure "$RUNS" --elapsed "$ELAPSED" --data-dir "$WORK" \
   --secs "$SECS" --batch-secs "$BATCH_SECS" --backlog "$BACKLOG" --redis-n "$REDIS_N" \
