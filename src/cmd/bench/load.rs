@@ -209,6 +209,18 @@ fn settle(
     }
 }
 
+/// Sleeps until a paced request is due; returns when its latency starts
+/// (the due time, or now when unpaced).
+async fn wait_until_due(due: Option<Instant>) -> Instant {
+    match due {
+        Some(due) => {
+            tokio::time::sleep_until(due.into()).await;
+            due
+        }
+        None => Instant::now(),
+    }
+}
+
 async fn send_loop(
     producer: Producer,
     plan: Arc<SendPlan>,
@@ -216,11 +228,11 @@ async fn send_loop(
     outcomes: Outcomes,
 ) {
     loop {
-        let n = budget.claim(plan.batch_size as u64);
+        let (n, due) = budget.claim_paced(plan.batch_size as u64);
         if n == 0 {
             return;
         }
-        let started = Instant::now();
+        let started = wait_until_due(due).await;
         let result = send_request(&producer, &plan, n).await;
         settle(&outcomes, &plan, n, started, result);
     }
@@ -238,11 +250,11 @@ async fn send_async_loop(
         let Ok(permit) = permits.clone().acquire_owned().await else {
             return;
         };
-        let n = budget.claim(plan.batch_size as u64);
+        let (n, due) = budget.claim_paced(plan.batch_size as u64);
         if n == 0 {
             break;
         }
-        let started = Instant::now();
+        let started = wait_until_due(due).await;
         let (producer, plan, outcomes) = (producer.clone(), plan.clone(), outcomes.clone());
         if n == 1 && plan.batch_size == 1 {
             let msg = Message::new(

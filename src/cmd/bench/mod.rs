@@ -11,8 +11,9 @@
 //!   send→receive latency from the timestamp stamped in each body.
 //!
 //! Every run is bounded by time (`--duration`, default 10 s) and, with
-//! `--messages`, by count; a progress bar runs on stderr and the report
-//! goes to stdout, as text or `--json`.
+//! `--messages`, by count; `--rate` paces the sends (latency then counts
+//! from each request's due time). A progress bar runs on stderr and the
+//! report goes to stdout, as text or `--json`.
 
 pub mod drain;
 pub mod load;
@@ -126,6 +127,11 @@ pub struct Args {
     /// sync, async or oneway sends.
     #[arg(long, value_enum, default_value_t = SendMode::Sync)]
     pub mode: SendMode,
+    /// Send at most this many messages per second, over all producers
+    /// (default: as fast as the in-flight window allows). Latency counts
+    /// from each request's due time.
+    #[arg(long)]
+    pub rate: Option<u64>,
     /// Print the final report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -176,6 +182,9 @@ impl Args {
         }
         if self.producers > self.in_flight {
             bail!("--producers must not exceed --in-flight (each needs a request)");
+        }
+        if self.rate == Some(0) {
+            bail!("--rate must be at least 1 message per second");
         }
         if self.messages == Some(0) {
             bail!("--messages must be at least 1");
@@ -339,7 +348,7 @@ async fn send_with_progress(
     outcomes: &Outcomes,
     label: &str,
 ) -> Duration {
-    let budget = Arc::new(Budget::new(args.time_bound(), args.messages));
+    let budget = Arc::new(Budget::new(args.time_bound(), args.messages).with_rate(args.rate));
     let bar = Progress::start(label, &budget, outcomes.tally.clone());
     let started = Instant::now();
     load::send_all(producers, plan, &budget, outcomes).await;
@@ -545,9 +554,12 @@ mod tests {
             "7",
             "--mode",
             "async",
+            "--rate",
+            "5000",
             "--json",
         ])
         .unwrap();
+        assert_eq!(args.rate, Some(5000));
         assert_eq!(args.workload, Workload::Consume);
         assert_eq!(args.queues, Some(16));
         assert_eq!((args.producers, args.consumers), (2, 3));
@@ -576,6 +588,7 @@ mod tests {
             "2"
         ]));
         assert!(refused(&["produce", "--messages", "0"]));
+        assert!(refused(&["e2e", "--rate", "0"]));
         assert!(refused(&["produce", "--queues", "0"]));
         assert!(refused(&["produce", "--duration", "0"]));
         assert!(refused(&["consume", "--mode", "oneway"]));

@@ -51,35 +51,57 @@ pub fn now_us() -> u64 {
 }
 
 /// How much a run may send: until a deadline, and at most `count`
-/// messages when a count is given. Shared by all sending tasks.
+/// messages when a count is given; with a rate, message `i` is due
+/// `i / rate` seconds after the start. Shared by all sending tasks.
 #[derive(Debug)]
 pub struct Budget {
+    started: Instant,
     deadline: Instant,
     count: Option<u64>,
+    rate: Option<u64>,
     claimed: AtomicU64,
 }
 
 impl Budget {
     /// A budget ending after `time`, capped at `count` messages.
     pub fn new(time: Duration, count: Option<u64>) -> Self {
+        let started = Instant::now();
         Self {
-            deadline: Instant::now() + time,
+            started,
+            deadline: started + time,
             count,
+            rate: None,
             claimed: AtomicU64::new(0),
         }
     }
 
-    /// Claims up to `n` messages; 0 means the run is over.
-    pub fn claim(&self, n: u64) -> u64 {
+    /// The same budget, paced to `rate` messages per second (0 = unpaced).
+    pub fn with_rate(mut self, rate: Option<u64>) -> Self {
+        self.rate = rate.filter(|r| *r > 0);
+        self
+    }
+
+    /// Claims up to `n` messages (0 means the run is over) and tells when
+    /// they are due under the rate (`None` without one): the caller waits until then, and counts
+    /// latency from then, so a late sender is not hidden.
+    pub fn claim_paced(&self, n: u64) -> (u64, Option<Instant>) {
         if Instant::now() >= self.deadline {
-            return 0;
+            return (0, None);
         }
-        let Some(count) = self.count else {
-            self.claimed.fetch_add(n, Ordering::Relaxed);
-            return n;
-        };
         let before = self.claimed.fetch_add(n, Ordering::Relaxed);
-        n.min(count.saturating_sub(before))
+        let granted = match self.count {
+            Some(count) => n.min(count.saturating_sub(before)),
+            None => n,
+        };
+        (granted, self.due(before))
+    }
+
+    /// When message number `index` is due under the rate.
+    fn due(&self, index: u64) -> Option<Instant> {
+        let rate = self.rate?;
+        let secs = index as f64 / rate as f64;
+        self.started
+            .checked_add(Duration::try_from_secs_f64(secs).ok()?)
     }
 
     /// When the run ends at the latest.
@@ -127,15 +149,26 @@ mod tests {
         let budget = Budget::new(Duration::from_secs(3600), Some(10));
         let mut granted = 0;
         for _ in 0..10 {
-            granted += budget.claim(3);
+            granted += budget.claim_paced(3).0;
         }
         assert_eq!(granted, 10);
-        assert_eq!(budget.claim(1), 0);
+        assert_eq!(budget.claim_paced(1).0, 0);
+    }
+
+    #[test]
+    fn a_paced_budget_spaces_messages_by_the_rate() {
+        let budget = Budget::new(Duration::from_secs(3600), None).with_rate(Some(1000));
+        let (n0, due0) = budget.claim_paced(10);
+        let (n1, due1) = budget.claim_paced(10);
+        assert_eq!((n0, n1), (10, 10));
+        assert_eq!(due1.unwrap() - due0.unwrap(), Duration::from_millis(10));
+        let unpaced = Budget::new(Duration::from_secs(3600), None).with_rate(Some(0));
+        assert_eq!(unpaced.claim_paced(1), (1, None));
     }
 
     #[test]
     fn an_expired_budget_grants_nothing() {
         let budget = Budget::new(Duration::ZERO, None);
-        assert_eq!(budget.claim(1), 0);
+        assert_eq!(budget.claim_paced(1).0, 0);
     }
 }
