@@ -106,8 +106,21 @@ def parse_iperf(text):
     return {"gbit_per_sec": doc["end"]["sum_received"]["bits_per_second"] / 1e9}
 
 
+def portable(cmd):
+    """The command as a reader can rerun it: the build directories and the
+    repository are written as the variables compare.sh reads, so the report
+    names no path of the machine it ran on."""
+    for var, name in (("COMPARE_PEERS_TARGET_DIR", "$RINGMQ_PEERS_TARGET_DIR"),
+                      ("COMPARE_TARGET_DIR", "$CARGO_TARGET_DIR"),
+                      ("COMPARE_REPO", ".")):
+        value = os.environ.get(var)
+        if value:
+            cmd = cmd.replace(value, name)
+    return cmd
+
+
 def cmd_record(args):
-    rec = {"row": args.row, "run": args.run, "kind": args.kind, "cmd": args.cmd,
+    rec = {"row": args.row, "run": args.run, "kind": args.kind, "cmd": portable(args.cmd),
            "status": args.status}
     text = ""
     if args.stdout:
