@@ -49,11 +49,7 @@ const DRAIN_POLL_MS: u64 = 10;
 
 /// The shard that owns `(topic, queue_id)` (see the module doc).
 pub fn owner_of(topic: &str, queue_id: i32, shards: usize) -> usize {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in topic.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
+    let hash = ringmq_net::hash::fnv1a64(topic.as_bytes());
     let shards = shards.max(1) as u64;
     (hash.wrapping_add(u64::from(queue_id as u32)) % shards) as usize
 }

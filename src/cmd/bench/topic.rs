@@ -7,13 +7,11 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use ringmq_client::instance::{ClientConfig, ClientInstance};
+use ringmq_net::body::route::PERM_READ_WRITE;
 use ringmq_net::body::{ClusterInfo, decode_json};
 use ringmq_net::code::{request, response};
 use ringmq_net::command::RemotingCommand;
 use ringmq_net::header::CreateTopicRequestHeader;
-
-/// Read + write permission bits.
-pub const PERM_READ_WRITE: i32 = 6;
 
 /// Template topic named in the request (ignored by brokers).
 pub const AUTO_CREATE_TEMPLATE: &str = ringmq_net::topic::AUTO_CREATE_TOPIC;
