@@ -100,6 +100,11 @@ pub struct BrokerConfig {
     pub client_idle_expiry_ms: u64,
     /// Tell a group's consumers when its membership changes.
     pub notify_consumer_ids_changed_enable: bool,
+    /// Delay of each delay level, level 1 first (`messageDelayLevel`):
+    /// numbers with a unit s, m, h or d, separated by spaces.
+    pub message_delay_level: String,
+    /// Longest delay a timed message may ask for, in seconds (`timerMaxDelaySec`).
+    pub timer_max_delay_sec: u64,
 }
 
 impl Default for BrokerConfig {
@@ -129,6 +134,8 @@ impl Default for BrokerConfig {
             offset_persist_period_ms: 5_000,
             client_idle_expiry_ms: 120_000,
             notify_consumer_ids_changed_enable: true,
+            message_delay_level: crate::schedule::DELAY_LEVELS_DEFAULT.to_owned(),
+            timer_max_delay_sec: crate::schedule::TIMER_MAX_DELAY_SEC_DEFAULT,
         }
     }
 }
@@ -308,6 +315,8 @@ impl BrokerConfig {
         if self.offset_persist_period_ms == 0 || self.client_idle_expiry_ms == 0 {
             return invalid("offset_persist_period_ms", "periods must be above 0".into());
         }
+        crate::schedule::validate_config(self)
+            .map_err(|(key, message)| ConfigError::Invalid { key, message })?;
         for addr in &self.nameservers {
             if !addr.contains(':') {
                 return invalid("nameservers", format!("{addr:?} is not host:port"));
@@ -398,6 +407,8 @@ const ENV_KEYS: &[&str] = &[
     "offset_persist_period_ms",
     "client_idle_expiry_ms",
     "notify_consumer_ids_changed_enable",
+    "message_delay_level",
+    "timer_max_delay_sec",
 ];
 
 const DEFAULT_TOML_HEADER: &str = "# ringmq broker configuration (defaults).\n\
@@ -431,6 +442,10 @@ fn key_doc(key: &str) -> Option<&'static str> {
         "offset_persist_period_ms" => "consumerOffset.json persistence period.",
         "client_idle_expiry_ms" => "Client channels silent this long are dropped.",
         "notify_consumer_ids_changed_enable" => "Tell consumers when their group changes.",
+        "message_delay_level" => {
+            "Delay of each delay level (messageDelayLevel), e.g. \"1s 5s 2m 1h\"."
+        }
+        "timer_max_delay_sec" => "Longest delay of a timed message, in seconds (timerMaxDelaySec).",
         _ => return None,
     })
 }

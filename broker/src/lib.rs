@@ -48,6 +48,7 @@ pub mod outbound;
 pub mod persist;
 pub mod processor;
 pub mod registration;
+pub mod schedule;
 pub mod shard;
 pub mod state;
 pub mod store;

@@ -371,6 +371,7 @@ async fn run(start: ShardStart) {
     crate::long_poll::install_wakeup(&shard);
     let accept = compio::runtime::spawn(accept_loop(shard.clone(), listener));
     let retention = compio::runtime::spawn(retention_loop(shard.clone()));
+    let schedule = crate::schedule::start(&shard).await;
     let _ = ready.send(Ok(()));
     while let Ok(message) = inbox.recv_async().await {
         if matches!(message, ShardMessage::Shutdown) {
@@ -380,6 +381,7 @@ async fn run(start: ShardStart) {
     }
     drop(accept);
     drop(retention);
+    schedule.stop().await;
     stop(&shard).await;
 }
 

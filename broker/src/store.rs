@@ -208,6 +208,7 @@ impl ShardStore {
         store_config.segment_bytes = config.segment_bytes;
         store_config.retention_hours = config.retention_hours;
         store_config.disk_usage_max_percent = config.disk_usage_max_percent;
+        store_config.delay_levels_ms = crate::schedule::delay_levels(config).into();
         store_config.flush = match config.flush_mode {
             FlushMode::Async => ringmq_storage::FlushMode::Async {
                 interval_ms: ASYNC_FLUSH_INTERVAL_MS,

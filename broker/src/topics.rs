@@ -226,7 +226,13 @@ impl TopicTable {
             return Ok((existing.clone(), false));
         }
         if names::is_retry_topic(topic) || names::is_dlq_topic(topic) {
-            let created = TopicConfig::new(topic, 1, PERM_READ_WRITE);
+            // Java 4.9: a DLQ is created write-only, so its group cannot read it.
+            let perm = if names::is_dlq_topic(topic) {
+                PERM_WRITE
+            } else {
+                PERM_READ_WRITE
+            };
+            let created = TopicConfig::new(topic, 1, perm);
             self.upsert(created.clone())?;
             return Ok((created, true));
         }

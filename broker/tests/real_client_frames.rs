@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use common::*;
+use ringmq_broker::BrokerConfig;
 use ringmq_broker::message::physical_offset_of_msg_id;
 use ringmq_net::code::response;
 use ringmq_net::command::RemotingCommand;
@@ -23,7 +24,11 @@ fn fixture(name: &str) -> RemotingCommand {
 fn captured_client_requests_are_served() {
     let produce = fixture("produce-07-req-code10.bin");
     let dir = tempfile::tempdir().unwrap();
-    let broker = start(dir.path(), 2);
+    // One 1 s delay level: the send-back below is retried after 1 s.
+    let broker = start_with(BrokerConfig {
+        message_delay_level: "1s".into(),
+        ..test_config(dir.path(), 2)
+    });
     let mut client = Client::connect(broker.local_addr());
 
     let reply = client.call(produce);
@@ -104,16 +109,25 @@ fn captured_client_requests_are_served() {
     let group = ext(&back, "group");
     let reply = client.call(back);
     assert_eq!(reply.code, response::SUCCESS, "{:?}", reply.remark);
-    let reply = client.call(pull(
-        &group,
-        &format!("%RETRY%{group}"),
-        0,
-        0,
-        32,
-        None,
-        "*",
-    ));
-    assert_eq!(reply.code, response::SUCCESS, "{:?}", reply.remark);
+    // Held for its delay level, then in the retry topic.
+    let mut reply = None;
+    for _ in 0..300 {
+        let got = client.call(pull(
+            &group,
+            &format!("%RETRY%{group}"),
+            0,
+            0,
+            32,
+            None,
+            "*",
+        ));
+        if got.code == response::SUCCESS {
+            reply = Some(got);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let reply = reply.expect("the sent-back message reached the retry topic");
     let retried = records(&reply.body);
     assert_eq!(
         property(&retried[0], "RETRY_TOPIC").as_deref(),

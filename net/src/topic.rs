@@ -27,6 +27,8 @@ pub const REPLY_TOPIC_SUFFIX: &str = "_REPLY_TOPIC";
 
 /// Delayed messages wait here until their level's delay passes.
 pub const SCHEDULE_TOPIC: &str = "SCHEDULE_TOPIC_XXXX";
+/// Timed messages (RocketMQ 5 `TimerMessageStore.TIMER_TOPIC`) wait here.
+pub const TIMER_TOPIC: &str = "rmq_sys_wheel_timer";
 /// Transactional half messages.
 pub const TRANS_HALF_TOPIC: &str = "RMQ_SYS_TRANS_HALF_TOPIC";
 /// Transactional op records (commit/rollback of half messages).
@@ -45,6 +47,7 @@ pub const TRACE_TOPIC: &str = "RMQ_SYS_TRACE_TOPIC";
 /// Topics producers may not send to directly (spec §2.3 step 2).
 pub const SEND_FORBIDDEN_TOPICS: &[&str] = &[
     SCHEDULE_TOPIC,
+    TIMER_TOPIC,
     TRANS_HALF_TOPIC,
     TRANS_OP_HALF_TOPIC,
     TRANS_CHECK_MAX_TIME_TOPIC,
@@ -57,6 +60,7 @@ pub const SEND_FORBIDDEN_TOPICS: &[&str] = &[
 pub const SYSTEM_TOPICS: &[&str] = &[
     AUTO_CREATE_TOPIC,
     SCHEDULE_TOPIC,
+    TIMER_TOPIC,
     BENCHMARK_TOPIC,
     TRANS_HALF_TOPIC,
     TRANS_OP_HALF_TOPIC,

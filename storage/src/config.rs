@@ -102,6 +102,9 @@ pub struct StoreConfig {
     pub verify_crc_on_recovery: bool,
     pub fault_probe: Option<FaultProbe>,
     pub disk_usage_probe: Option<DiskUsageProbe>,
+    /// Delay of each delay level in ms (level 1 first): the schedule
+    /// topic's consume-queue tag code is `store time + delay of its level`.
+    pub delay_levels_ms: Arc<[i64]>,
 }
 
 impl StoreConfig {
@@ -123,6 +126,7 @@ impl StoreConfig {
             verify_crc_on_recovery: true,
             fault_probe: None,
             disk_usage_probe: None,
+            delay_levels_ms: Arc::from(crate::indexes::DELAY_LEVELS_MS.as_slice()),
         }
     }
 
@@ -186,6 +190,7 @@ impl fmt::Debug for StoreConfig {
             .field("key_index_entries", &self.key_index_entries)
             .field("fault_probe", &self.fault_probe.is_some())
             .field("disk_usage_probe", &self.disk_usage_probe.is_some())
+            .field("delay_levels_ms", &self.delay_levels_ms)
             .finish()
     }
 }

@@ -3,7 +3,9 @@
 //! index rebuilder (following the written watermark) and by recovery
 //! (re-dispatching the log tail), so both build exactly the same thing.
 
-use ringmq_net::topic::SCHEDULE_TOPIC;
+use std::sync::Arc;
+
+use ringmq_net::topic::{SCHEDULE_TOPIC, TIMER_TOPIC};
 
 use crate::config::StoreConfig;
 use crate::consume_queue::{ConsumeQueues, CqUnit};
@@ -28,17 +30,25 @@ pub const DELAY_LEVELS_MS: [i64; 18] = [
     480_000, 540_000, 600_000, 1_200_000, 1_800_000, 3_600_000, 7_200_000,
 ];
 
-/// The tags code of a unit: Java `String.hashCode` of TAGS (0 without), or
-/// for the schedule topic the delivery time `store time + level delay`.
-fn tags_code(facts: &log_record::DispatchFacts<'_>) -> i64 {
+/// The tags code of a unit: Java `String.hashCode` of TAGS (0 without); for
+/// the schedule topic the delivery time `store time + level delay` (levels
+/// above the table clamp to its last, as RocketMQ does); for the timer topic
+/// its `TIMER_OUT_MS` due time.
+fn tags_code(facts: &log_record::DispatchFacts<'_>, delay_levels_ms: &[i64]) -> i64 {
     if facts.topic == SCHEDULE_TOPIC {
         let level = facts
             .delay_level
             .and_then(|l| l.parse::<usize>().ok())
             .unwrap_or(1);
-        let index = level.clamp(1, DELAY_LEVELS_MS.len()) - 1;
-        let delay = DELAY_LEVELS_MS.get(index).copied().unwrap_or(0);
+        let index = level.clamp(1, delay_levels_ms.len().max(1)) - 1;
+        let delay = delay_levels_ms.get(index).copied().unwrap_or(0);
         return facts.store_timestamp.saturating_add(delay);
+    }
+    if facts.topic == TIMER_TOPIC {
+        return facts
+            .timer_out_ms
+            .and_then(|t| t.parse::<i64>().ok())
+            .unwrap_or(facts.store_timestamp);
     }
     facts.tags.map_or(0, log_record::tag_code)
 }
@@ -48,6 +58,8 @@ fn tags_code(facts: &log_record::DispatchFacts<'_>) -> i64 {
 pub struct Indexes {
     pub queues: ConsumeQueues,
     pub keys: KeyIndex,
+    /// The delay of each level (ms), for the schedule topic's tag codes.
+    pub delay_levels_ms: Arc<[i64]>,
 }
 
 /// A consume queue that received a unit: (topic, queue id, new max offset).
@@ -67,6 +79,7 @@ impl Indexes {
                 config.key_index_slots,
                 config.key_index_entries,
             ),
+            delay_levels_ms: config.delay_levels_ms.clone(),
         }
     }
 
@@ -86,7 +99,7 @@ impl Indexes {
         let unit = CqUnit {
             physical_offset: facts.physical_offset,
             size: i32::try_from(record.len()).map_err(|_| RecordError::Truncated)?,
-            tags_code: tags_code(&facts),
+            tags_code: tags_code(&facts, &self.delay_levels_ms),
         };
         let queue_max = self.queues.max_offset(facts.topic, facts.queue_id);
         if facts.queue_offset < queue_max {

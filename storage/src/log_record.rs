@@ -208,6 +208,8 @@ pub struct DispatchFacts<'a> {
     pub unique_key: Option<&'a str>,
     /// `DELAY` (delay level), raw.
     pub delay_level: Option<&'a str>,
+    /// `TIMER_OUT_MS` (a timed message's due time), raw.
+    pub timer_out_ms: Option<&'a str>,
 }
 
 /// Reads the dispatch facts of a record.
@@ -225,6 +227,7 @@ pub fn dispatch_facts(record: &[u8]) -> Result<DispatchFacts<'_>, RecordError> {
         keys: property(properties, keys::KEYS),
         unique_key: property(properties, keys::UNIQ_KEY),
         delay_level: property(properties, keys::DELAY),
+        timer_out_ms: property(properties, keys::TIMER_OUT_MS),
     })
 }
 

@@ -420,7 +420,14 @@ fn open_indexes(
     for path in keys.drop_below_log(log_min) {
         std::fs::remove_file(&path).map_err(io_context(format!("removing {}", path.display())))?;
     }
-    Ok((Indexes { queues, keys }, trusted))
+    Ok((
+        Indexes {
+            queues,
+            keys,
+            delay_levels_ms: config.delay_levels_ms.clone(),
+        },
+        trusted,
+    ))
 }
 
 fn recover_queues(

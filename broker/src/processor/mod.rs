@@ -11,6 +11,7 @@ mod client;
 mod offset;
 mod pull;
 mod query;
+mod retry;
 mod send;
 
 use std::rc::Rc;
@@ -52,7 +53,7 @@ pub async fn process(
         request::SEND_MESSAGE | request::SEND_MESSAGE_V2 | request::SEND_BATCH_MESSAGE => {
             send::send(shard, connection, &req).await
         }
-        request::CONSUMER_SEND_MSG_BACK => send::send_back(shard, &req).await,
+        request::CONSUMER_SEND_MSG_BACK => retry::send_back(shard, &req).await,
         request::END_TRANSACTION => send::end_transaction(shard, &req).await,
         request::PULL_MESSAGE | request::LITE_PULL_MESSAGE => pull::pull(shard, &req).await,
         request::QUERY_CONSUMER_OFFSET => offset::query_consumer_offset(shard, &req).await,

@@ -1,14 +1,15 @@
 //! SEND_MESSAGE (10), SEND_MESSAGE_V2 (310), SEND_BATCH_MESSAGE (320)
-//! (spec §2.3), CONSUMER_SEND_MSG_BACK (36, §2.7) and END_TRANSACTION (37,
-//! §2.12).
+//! (spec §2.3) and END_TRANSACTION (37, §2.12); CONSUMER_SEND_MSG_BACK is in
+//! [`super::retry`].
 //!
 //! The connection's shard checks the request, auto-creates the topic,
 //! encodes the commit-log records (born host = TCP peer, store host = the
 //! advertised address, `CLUSTER` added) and hands them to the queue's owner.
 //!
-//! Not yet here (later issues): delay levels are not scheduled (a `DELAY`
-//! message is stored for immediate delivery), sent-back messages go to
-//! `%RETRY%<group>` without delay, and half messages are never checked back
+//! A message that must wait (`DELAY` level or RocketMQ 5 timer properties)
+//! is stored where [`crate::schedule::hold`] says, not in its own queue.
+//!
+//! Not yet here (later issues): half messages are never checked back
 //! (END_TRANSACTION commit re-appends the half message; rollback drops it).
 
 use std::rc::Rc;
@@ -18,8 +19,8 @@ use bytes::Bytes;
 use ringmq_net::code::{request, response};
 use ringmq_net::command::RemotingCommand;
 use ringmq_net::header::{
-    ConsumerSendMsgBackRequestHeader, EndTransactionRequestHeader, SendMessageRequestHeader,
-    SendMessageRequestHeaderV2, SendMessageResponseHeader,
+    EndTransactionRequestHeader, SendMessageRequestHeader, SendMessageRequestHeaderV2,
+    SendMessageResponseHeader,
 };
 use ringmq_net::record::{self, MessageRecord, TransactionType};
 
@@ -51,9 +52,9 @@ fn send_header(req: &RemotingCommand) -> Result<SendMessageRequestHeader, Reply>
 }
 
 /// Where a send goes after the checks.
-struct Target {
-    topic: Rc<TopicConfig>,
-    queue_id: i32,
+pub(super) struct Target {
+    pub(super) topic: Rc<TopicConfig>,
+    pub(super) queue_id: i32,
 }
 
 pub async fn send(shard: &Rc<Shard>, connection: &Rc<Connection>, req: &RemotingCommand) -> Reply {
@@ -79,8 +80,10 @@ pub async fn send(shard: &Rc<Shard>, connection: &Rc<Connection>, req: &Remoting
         &shard.state.config.cluster_name,
     );
     let wait_flush = message::property(&properties, property_names::WAIT) != Some("false");
+    let mut store_at = (target.topic.clone(), target.queue_id);
     let records = if batch {
         if message::property(&properties, property_names::DELAY).is_some()
+            || crate::schedule::is_timed(&properties)
             || TransactionType::from_sys_flag(head.sys_flag) != TransactionType::NotType
         {
             return error(
@@ -91,11 +94,27 @@ pub async fn send(shard: &Rc<Shard>, connection: &Rc<Connection>, req: &Remoting
         }
         batch_records(shard, connection, req, &head, &target, &properties)
     } else {
+        let held = crate::schedule::hold(
+            shard,
+            &target.topic.topic_name,
+            target.queue_id,
+            &mut properties,
+            head.sys_flag,
+        );
+        match held {
+            Ok(Some(held)) => store_at = (held.topic, held.queue_id),
+            Ok(None) => {}
+            Err(refusal) => return error(req, response::MESSAGE_ILLEGAL, refusal.to_string()),
+        }
+        let at = Target {
+            topic: store_at.0.clone(),
+            queue_id: store_at.1,
+        };
         record_bytes(
             shard,
             connection.peer,
             &head,
-            &target,
+            &at,
             req.body.clone(),
             head.flag,
             properties.clone(),
@@ -109,8 +128,8 @@ pub async fn send(shard: &Rc<Shard>, connection: &Rc<Connection>, req: &Remoting
     let count = records.len();
     let outcome = shard
         .put(PutJob {
-            topic: target.topic.topic_name.clone(),
-            queue_id: target.queue_id,
+            topic: store_at.0.topic_name.clone(),
+            queue_id: store_at.1,
             records,
             wait_flush,
         })
@@ -176,7 +195,7 @@ fn reroute_to_dlq(shard: &Rc<Shard>, head: &mut SendMessageRequestHeader) -> Res
 }
 
 /// Checks the topic (creating it if allowed) and picks the queue.
-fn target(
+pub(super) fn target(
     shard: &Rc<Shard>,
     req: &RemotingCommand,
     head: &SendMessageRequestHeader,
@@ -245,7 +264,7 @@ fn create_topic(
 }
 
 /// Encodes one record for the target queue.
-fn record_bytes(
+pub(super) fn record_bytes(
     shard: &Rc<Shard>,
     born_host: std::net::SocketAddr,
     head: &SendMessageRequestHeader,
@@ -355,113 +374,6 @@ fn put_reply(
             trace_on: Some(true),
         },
     ))
-}
-
-/// CONSUMER_SEND_MSG_BACK: re-stores a failed message in `%RETRY%<group>`
-/// (or `%DLQ%<group>` past its reconsume limit), with no delay yet.
-pub async fn send_back(shard: &Rc<Shard>, req: &RemotingCommand) -> Reply {
-    let head: ConsumerSendMsgBackRequestHeader = match header(req) {
-        Ok(head) => head,
-        Err(reply) => return reply,
-    };
-    let state = &shard.state;
-    let group =
-        shard.find_or_create_group(&head.group, state.config.auto_create_subscription_group);
-    let Some(group) = group else {
-        return error(
-            req,
-            response::SUBSCRIPTION_GROUP_NOT_EXIST,
-            format!("subscription group [{}] does not exist", head.group),
-        );
-    };
-    if group.retry_queue_nums <= 0 {
-        return Reply::command(success(req));
-    }
-    let Some(original) = shard.read_record(head.offset).await else {
-        return error(
-            req,
-            response::SYSTEM_ERROR,
-            format!("look message by offset failed, {}", head.offset),
-        );
-    };
-    let Ok((original, _)) = MessageRecord::decode(&original.bytes) else {
-        return error(
-            req,
-            response::SYSTEM_ERROR,
-            format!("the record at offset {} cannot be decoded", head.offset),
-        );
-    };
-    let max = head.max_reconsume_times.unwrap_or(group.retry_max_times);
-    let to_dlq = original.reconsume_times >= max || head.delay_level < 0;
-    let target_topic = if to_dlq {
-        topic_names::dlq_topic(&head.group)
-    } else {
-        topic_names::retry_topic(&head.group)
-    };
-    let mut properties = message::remove_property(&original.properties, property_names::WAIT);
-    if message::property(&properties, property_names::RETRY_TOPIC).is_none() {
-        message::append_property(
-            &mut properties,
-            property_names::RETRY_TOPIC,
-            &original.topic,
-        );
-    }
-    if message::property(&properties, property_names::ORIGIN_MESSAGE_ID).is_none() {
-        let origin = head
-            .origin_msg_id
-            .clone()
-            .unwrap_or_else(|| message::offset_msg_id(state.store_host, head.offset));
-        message::append_property(&mut properties, property_names::ORIGIN_MESSAGE_ID, &origin);
-    }
-    message::append_property(&mut properties, property_names::WAIT, "false");
-    let send_head = SendMessageRequestHeader {
-        producer_group: head.group.clone(),
-        topic: target_topic,
-        default_topic: topic_names::AUTO_CREATE_TOPIC.to_owned(),
-        default_topic_queue_nums: 1,
-        queue_id: 0,
-        sys_flag: original.sys_flag,
-        born_timestamp: original.born_timestamp,
-        flag: original.flag,
-        properties: Some(properties.clone()),
-        reconsume_times: Some(original.reconsume_times.saturating_add(1)),
-        unit_mode: false,
-        batch: false,
-        max_reconsume_times: None,
-        bname: None,
-    };
-    let target = match target(shard, req, &send_head) {
-        Ok(target) => target,
-        Err(reply) => return reply,
-    };
-    let record = match record_bytes(
-        shard,
-        original.born_host,
-        &send_head,
-        &target,
-        original.body.clone(),
-        original.flag,
-        properties,
-    ) {
-        Ok(record) => record,
-        Err(remark) => return error(req, response::SYSTEM_ERROR, remark),
-    };
-    let outcome = shard
-        .put(PutJob {
-            topic: target.topic.topic_name.clone(),
-            queue_id: 0,
-            records: vec![record],
-            wait_flush: false,
-        })
-        .await;
-    match outcome.status {
-        PutStatus::Ok | PutStatus::FlushTimeout => Reply::command(success(req)),
-        other => error(
-            req,
-            response::SYSTEM_ERROR,
-            other.remark("the message sent back for redelivery"),
-        ),
-    }
 }
 
 /// END_TRANSACTION (one-way): COMMIT re-appends the half message as a
