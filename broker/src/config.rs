@@ -100,6 +100,13 @@ pub struct BrokerConfig {
     pub client_idle_expiry_ms: u64,
     /// Tell a group's consumers when its membership changes.
     pub notify_consumer_ids_changed_enable: bool,
+    /// A half message without an outcome is first checked back this long
+    /// after it was born (`transactionTimeOut`).
+    pub transaction_timeout_ms: u64,
+    /// Period of the transaction check-back scan (`transactionCheckInterval`).
+    pub transaction_check_interval_ms: u64,
+    /// Checks of one half before it is rolled back (`transactionCheckMax`).
+    pub transaction_check_max: u32,
 }
 
 impl Default for BrokerConfig {
@@ -129,6 +136,9 @@ impl Default for BrokerConfig {
             offset_persist_period_ms: 5_000,
             client_idle_expiry_ms: 120_000,
             notify_consumer_ids_changed_enable: true,
+            transaction_timeout_ms: 6_000,
+            transaction_check_interval_ms: 60_000,
+            transaction_check_max: 15,
         }
     }
 }
@@ -290,6 +300,12 @@ impl BrokerConfig {
                 ),
             );
         }
+        if self.transaction_check_interval_ms == 0 {
+            return invalid(
+                "transaction_check_interval_ms",
+                "must be above 0 (ms between check-back scans)".into(),
+            );
+        }
         if !(1..=100).contains(&self.disk_usage_max_percent) {
             return invalid("disk_usage_max_percent", "must be within 1..=100".into());
         }
@@ -398,6 +414,9 @@ const ENV_KEYS: &[&str] = &[
     "offset_persist_period_ms",
     "client_idle_expiry_ms",
     "notify_consumer_ids_changed_enable",
+    "transaction_timeout_ms",
+    "transaction_check_interval_ms",
+    "transaction_check_max",
 ];
 
 const DEFAULT_TOML_HEADER: &str = "# ringmq broker configuration (defaults).\n\
@@ -431,6 +450,9 @@ fn key_doc(key: &str) -> Option<&'static str> {
         "offset_persist_period_ms" => "consumerOffset.json persistence period.",
         "client_idle_expiry_ms" => "Client channels silent this long are dropped.",
         "notify_consumer_ids_changed_enable" => "Tell consumers when their group changes.",
+        "transaction_timeout_ms" => "A half message without an outcome is checked back after this.",
+        "transaction_check_interval_ms" => "Period of the transaction check-back scan.",
+        "transaction_check_max" => "Checks of a half message before it is rolled back.",
         _ => return None,
     })
 }

@@ -1,6 +1,7 @@
 //! SEND_MESSAGE (10), SEND_MESSAGE_V2 (310), SEND_BATCH_MESSAGE (320)
-//! (spec §2.3), CONSUMER_SEND_MSG_BACK (36, §2.7) and END_TRANSACTION (37,
-//! §2.12).
+//! (spec §2.3) and CONSUMER_SEND_MSG_BACK (36, §2.7). A send with
+//! `TRAN_MSG=true` is stored as a half message ([`crate::transaction::half`]);
+//! END_TRANSACTION is in [`super::transaction`].
 //!
 //! The connection's shard checks the request, auto-creates the topic,
 //! encodes the commit-log records (born host = TCP peer, store host = the
@@ -8,8 +9,7 @@
 //!
 //! Not yet here (later issues): delay levels are not scheduled (a `DELAY`
 //! message is stored for immediate delivery), sent-back messages go to
-//! `%RETRY%<group>` without delay, and half messages are never checked back
-//! (END_TRANSACTION commit re-appends the half message; rollback drops it).
+//! `%RETRY%<group>` without delay.
 
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
@@ -18,8 +18,8 @@ use bytes::Bytes;
 use ringmq_net::code::{request, response};
 use ringmq_net::command::RemotingCommand;
 use ringmq_net::header::{
-    ConsumerSendMsgBackRequestHeader, EndTransactionRequestHeader, SendMessageRequestHeader,
-    SendMessageRequestHeaderV2, SendMessageResponseHeader,
+    ConsumerSendMsgBackRequestHeader, SendMessageRequestHeader, SendMessageRequestHeaderV2,
+    SendMessageResponseHeader,
 };
 use ringmq_net::record::{self, MessageRecord, TransactionType};
 
@@ -68,11 +68,18 @@ pub async fn send(shard: &Rc<Shard>, connection: &Rc<Connection>, req: &Remoting
     if let Err(reply) = reroute_to_dlq(shard, &mut head) {
         return reply;
     }
-    let target = match target(shard, req, &head) {
+    let mut target = match target(shard, req, &head) {
         Ok(target) => target,
         Err(reply) => return reply,
     };
+    let reply_queue = target.queue_id;
     let mut properties = head.properties.clone().unwrap_or_default();
+    if !batch && crate::transaction::half::is_half(&properties) {
+        target = match half_target(shard, req, &mut head, &mut properties, &target) {
+            Ok(half) => half,
+            Err(reply) => return reply,
+        };
+    }
     message::append_property(
         &mut properties,
         property_names::CLUSTER,
@@ -125,10 +132,39 @@ pub async fn send(shard: &Rc<Shard>, connection: &Rc<Connection>, req: &Remoting
     put_reply(
         shard,
         req,
-        target.queue_id,
+        reply_queue,
         message::property(&properties, property_names::UNIQ_KEY),
         outcome,
     )
+}
+
+/// A transactional send goes to the half queue (Java `parseHalfMessageInner`):
+/// real topic and queue into properties, transaction bits cleared.
+fn half_target(
+    shard: &Rc<Shard>,
+    req: &RemotingCommand,
+    head: &mut SendMessageRequestHeader,
+    properties: &mut String,
+    real: &Target,
+) -> Result<Target, Reply> {
+    let Some(topic) = shard.topic(topic_names::TRANS_HALF_TOPIC) else {
+        return Err(error(
+            req,
+            response::SYSTEM_ERROR,
+            "the half-message topic RMQ_SYS_TRANS_HALF_TOPIC is missing on this broker",
+        ));
+    };
+    *properties = crate::transaction::half::half_properties(
+        properties,
+        &real.topic.topic_name,
+        real.queue_id,
+        &head.producer_group,
+    );
+    head.sys_flag = TransactionType::NotType.apply(head.sys_flag);
+    Ok(Target {
+        topic,
+        queue_id: crate::transaction::HALF_QUEUE_ID,
+    })
 }
 
 fn check_size(
@@ -460,61 +496,6 @@ pub async fn send_back(shard: &Rc<Shard>, req: &RemotingCommand) -> Reply {
             req,
             response::SYSTEM_ERROR,
             other.remark("the message sent back for redelivery"),
-        ),
-    }
-}
-
-/// END_TRANSACTION (one-way): COMMIT re-appends the half message as a
-/// normal message of its topic; ROLLBACK and UNKNOWN leave it unconsumable.
-pub async fn end_transaction(shard: &Rc<Shard>, req: &RemotingCommand) -> Reply {
-    let head: EndTransactionRequestHeader = match header(req) {
-        Ok(head) => head,
-        Err(reply) => return reply,
-    };
-    if TransactionType::from_sys_flag(head.commit_or_rollback) != TransactionType::Commit {
-        return Reply::command(success(req));
-    }
-    let Some(half) = shard.read_record(head.commit_log_offset).await else {
-        return error(
-            req,
-            response::SYSTEM_ERROR,
-            format!("no half message at offset {}", head.commit_log_offset),
-        );
-    };
-    let Ok((mut record, _)) = MessageRecord::decode(&half.bytes) else {
-        return error(
-            req,
-            response::SYSTEM_ERROR,
-            "the half message cannot be decoded",
-        );
-    };
-    if TransactionType::from_sys_flag(record.sys_flag) != TransactionType::Prepared {
-        return Reply::command(success(req));
-    }
-    record.sys_flag = TransactionType::Commit.apply(record.sys_flag);
-    record.prepared_transaction_offset = head.commit_log_offset;
-    record.properties = message::remove_property(&record.properties, property_names::TRAN_MSG);
-    let Ok(bytes) = record.to_vec() else {
-        return error(
-            req,
-            response::SYSTEM_ERROR,
-            "the committed message cannot be encoded",
-        );
-    };
-    let outcome = shard
-        .put(PutJob {
-            topic: record.topic.clone(),
-            queue_id: record.queue_id,
-            records: vec![bytes],
-            wait_flush: false,
-        })
-        .await;
-    match outcome.status {
-        PutStatus::Ok | PutStatus::FlushTimeout => Reply::command(success(req)),
-        other => error(
-            req,
-            response::SYSTEM_ERROR,
-            other.remark("the committed transactional message"),
         ),
     }
 }
