@@ -105,6 +105,13 @@ pub struct BrokerConfig {
     pub message_delay_level: String,
     /// Longest delay a timed message may ask for, in seconds (`timerMaxDelaySec`).
     pub timer_max_delay_sec: u64,
+    /// A half message without an outcome is first checked back this long
+    /// after it was born (`transactionTimeOut`).
+    pub transaction_timeout_ms: u64,
+    /// Period of the transaction check-back scan (`transactionCheckInterval`).
+    pub transaction_check_interval_ms: u64,
+    /// Checks of one half before it is rolled back (`transactionCheckMax`).
+    pub transaction_check_max: u32,
 }
 
 impl Default for BrokerConfig {
@@ -136,6 +143,9 @@ impl Default for BrokerConfig {
             notify_consumer_ids_changed_enable: true,
             message_delay_level: crate::schedule::DELAY_LEVELS_DEFAULT.to_owned(),
             timer_max_delay_sec: crate::schedule::TIMER_MAX_DELAY_SEC_DEFAULT,
+            transaction_timeout_ms: 6_000,
+            transaction_check_interval_ms: 60_000,
+            transaction_check_max: 15,
         }
     }
 }
@@ -297,6 +307,12 @@ impl BrokerConfig {
                 ),
             );
         }
+        if self.transaction_check_interval_ms == 0 {
+            return invalid(
+                "transaction_check_interval_ms",
+                "must be above 0 (ms between check-back scans)".into(),
+            );
+        }
         if !(1..=100).contains(&self.disk_usage_max_percent) {
             return invalid("disk_usage_max_percent", "must be within 1..=100".into());
         }
@@ -409,6 +425,9 @@ const ENV_KEYS: &[&str] = &[
     "notify_consumer_ids_changed_enable",
     "message_delay_level",
     "timer_max_delay_sec",
+    "transaction_timeout_ms",
+    "transaction_check_interval_ms",
+    "transaction_check_max",
 ];
 
 const DEFAULT_TOML_HEADER: &str = "# ringmq broker configuration (defaults).\n\
@@ -446,6 +465,9 @@ fn key_doc(key: &str) -> Option<&'static str> {
             "Delay of each delay level (messageDelayLevel), e.g. \"1s 5s 2m 1h\"."
         }
         "timer_max_delay_sec" => "Longest delay of a timed message, in seconds (timerMaxDelaySec).",
+        "transaction_timeout_ms" => "A half message without an outcome is checked back after this.",
+        "transaction_check_interval_ms" => "Period of the transaction check-back scan.",
+        "transaction_check_max" => "Checks of a half message before it is rolled back.",
         _ => return None,
     })
 }

@@ -53,6 +53,7 @@ pub mod shard;
 pub mod state;
 pub mod store;
 pub mod topics;
+pub mod transaction;
 pub mod transfer;
 
 use std::net::SocketAddr;

@@ -372,6 +372,8 @@ async fn run(start: ShardStart) {
     let accept = compio::runtime::spawn(accept_loop(shard.clone(), listener));
     let retention = compio::runtime::spawn(retention_loop(shard.clone()));
     let schedule = crate::schedule::start(&shard).await;
+    let transaction_check = crate::transaction::check::runs_on(id, shard.state.shard_count())
+        .then(|| compio::runtime::spawn(crate::transaction::check::run(shard.clone())));
     let _ = ready.send(Ok(()));
     while let Ok(message) = inbox.recv_async().await {
         if matches!(message, ShardMessage::Shutdown) {
@@ -382,6 +384,7 @@ async fn run(start: ShardStart) {
     drop(accept);
     drop(retention);
     schedule.stop().await;
+    drop(transaction_check);
     stop(&shard).await;
 }
 

@@ -81,6 +81,7 @@ fn captured_client_requests_are_served() {
     let reply = client.call(fixture("txn-01-req-code10.bin"));
     assert_eq!(reply.code, response::SUCCESS, "{:?}", reply.remark);
     let half_at = physical_offset_of_msg_id(&ext(&reply, "msgId")).unwrap();
+    let half_slot = ext(&reply, "queueOffset");
     let reply = client.call(pull("tx", "RingTxn1", 3, 0, 32, None, "*"));
     assert_ne!(reply.code, response::SUCCESS);
     client.send(fixture("txn-03-req-code37.bin")); // captured offset: not ours, ignored
@@ -88,6 +89,9 @@ fn captured_client_requests_are_served() {
     commit
         .ext_fields
         .insert("commitLogOffset".into(), half_at.to_string());
+    commit
+        .ext_fields
+        .insert("tranStateTableOffset".into(), half_slot);
     client.send(commit);
     let mut committed = None;
     for _ in 0..100 {

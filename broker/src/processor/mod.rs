@@ -13,6 +13,7 @@ mod pull;
 mod query;
 mod retry;
 mod send;
+mod transaction;
 
 use std::rc::Rc;
 
@@ -54,7 +55,7 @@ pub async fn process(
             send::send(shard, connection, &req).await
         }
         request::CONSUMER_SEND_MSG_BACK => retry::send_back(shard, &req).await,
-        request::END_TRANSACTION => send::end_transaction(shard, &req).await,
+        request::END_TRANSACTION => transaction::end_transaction(shard, &req).await,
         request::PULL_MESSAGE | request::LITE_PULL_MESSAGE => pull::pull(shard, &req).await,
         request::QUERY_CONSUMER_OFFSET => offset::query_consumer_offset(shard, &req).await,
         request::UPDATE_CONSUMER_OFFSET => offset::update_consumer_offset(shard, &req),

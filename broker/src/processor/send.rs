@@ -1,6 +1,7 @@
 //! SEND_MESSAGE (10), SEND_MESSAGE_V2 (310), SEND_BATCH_MESSAGE (320)
-//! (spec §2.3) and END_TRANSACTION (37, §2.12); CONSUMER_SEND_MSG_BACK is in
-//! [`super::retry`].
+//! (spec §2.3). CONSUMER_SEND_MSG_BACK is in [`super::retry`]; a send with
+//! `TRAN_MSG=true` is stored as a half message ([`crate::transaction::half`])
+//! and END_TRANSACTION is in [`super::transaction`].
 //!
 //! The connection's shard checks the request, auto-creates the topic,
 //! encodes the commit-log records (born host = TCP peer, store host = the
@@ -8,9 +9,6 @@
 //!
 //! A message that must wait (`DELAY` level or RocketMQ 5 timer properties)
 //! is stored where [`crate::schedule::hold`] says, not in its own queue.
-//!
-//! Not yet here (later issues): half messages are never checked back
-//! (END_TRANSACTION commit re-appends the half message; rollback drops it).
 
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
@@ -19,12 +17,11 @@ use bytes::Bytes;
 use ringmq_net::code::{request, response};
 use ringmq_net::command::RemotingCommand;
 use ringmq_net::header::{
-    EndTransactionRequestHeader, SendMessageRequestHeader, SendMessageRequestHeaderV2,
-    SendMessageResponseHeader,
+    SendMessageRequestHeader, SendMessageRequestHeaderV2, SendMessageResponseHeader,
 };
 use ringmq_net::record::{self, MessageRecord, TransactionType};
 
-use super::{Reply, error, header, success};
+use super::{Reply, error, header};
 use crate::connection::Connection;
 use crate::message;
 use crate::shard::Shard;
@@ -69,11 +66,21 @@ pub async fn send(shard: &Rc<Shard>, connection: &Rc<Connection>, req: &Remoting
     if let Err(reply) = reroute_to_dlq(shard, &mut head) {
         return reply;
     }
-    let target = match target(shard, req, &head) {
+    let mut target = match target(shard, req, &head) {
         Ok(target) => target,
         Err(reply) => return reply,
     };
+    let reply_queue = target.queue_id;
     let mut properties = head.properties.clone().unwrap_or_default();
+    // A half message waits for its outcome, not for a delay: it is never
+    // held by the schedule (Java schedules only at commit).
+    let half = !batch && crate::transaction::half::is_half(&properties);
+    if half {
+        target = match half_target(shard, req, &mut head, &mut properties, &target) {
+            Ok(half) => half,
+            Err(reply) => return reply,
+        };
+    }
     message::append_property(
         &mut properties,
         property_names::CLUSTER,
@@ -94,13 +101,17 @@ pub async fn send(shard: &Rc<Shard>, connection: &Rc<Connection>, req: &Remoting
         }
         batch_records(shard, connection, req, &head, &target, &properties)
     } else {
-        let held = crate::schedule::hold(
-            shard,
-            &target.topic.topic_name,
-            target.queue_id,
-            &mut properties,
-            head.sys_flag,
-        );
+        let held = if half {
+            Ok(None)
+        } else {
+            crate::schedule::hold(
+                shard,
+                &target.topic.topic_name,
+                target.queue_id,
+                &mut properties,
+                head.sys_flag,
+            )
+        };
         match held {
             Ok(Some(held)) => store_at = (held.topic, held.queue_id),
             Ok(None) => {}
@@ -144,10 +155,39 @@ pub async fn send(shard: &Rc<Shard>, connection: &Rc<Connection>, req: &Remoting
     put_reply(
         shard,
         req,
-        target.queue_id,
+        reply_queue,
         message::property(&properties, property_names::UNIQ_KEY),
         outcome,
     )
+}
+
+/// A transactional send goes to the half queue (Java `parseHalfMessageInner`):
+/// real topic and queue into properties, transaction bits cleared.
+fn half_target(
+    shard: &Rc<Shard>,
+    req: &RemotingCommand,
+    head: &mut SendMessageRequestHeader,
+    properties: &mut String,
+    real: &Target,
+) -> Result<Target, Reply> {
+    let Some(topic) = shard.topic(topic_names::TRANS_HALF_TOPIC) else {
+        return Err(error(
+            req,
+            response::SYSTEM_ERROR,
+            "the half-message topic RMQ_SYS_TRANS_HALF_TOPIC is missing on this broker",
+        ));
+    };
+    *properties = crate::transaction::half::half_properties(
+        properties,
+        &real.topic.topic_name,
+        real.queue_id,
+        &head.producer_group,
+    );
+    head.sys_flag = TransactionType::NotType.apply(head.sys_flag);
+    Ok(Target {
+        topic,
+        queue_id: crate::transaction::HALF_QUEUE_ID,
+    })
 }
 
 fn check_size(
@@ -374,59 +414,4 @@ fn put_reply(
             trace_on: Some(true),
         },
     ))
-}
-
-/// END_TRANSACTION (one-way): COMMIT re-appends the half message as a
-/// normal message of its topic; ROLLBACK and UNKNOWN leave it unconsumable.
-pub async fn end_transaction(shard: &Rc<Shard>, req: &RemotingCommand) -> Reply {
-    let head: EndTransactionRequestHeader = match header(req) {
-        Ok(head) => head,
-        Err(reply) => return reply,
-    };
-    if TransactionType::from_sys_flag(head.commit_or_rollback) != TransactionType::Commit {
-        return Reply::command(success(req));
-    }
-    let Some(half) = shard.read_record(head.commit_log_offset).await else {
-        return error(
-            req,
-            response::SYSTEM_ERROR,
-            format!("no half message at offset {}", head.commit_log_offset),
-        );
-    };
-    let Ok((mut record, _)) = MessageRecord::decode(&half.bytes) else {
-        return error(
-            req,
-            response::SYSTEM_ERROR,
-            "the half message cannot be decoded",
-        );
-    };
-    if TransactionType::from_sys_flag(record.sys_flag) != TransactionType::Prepared {
-        return Reply::command(success(req));
-    }
-    record.sys_flag = TransactionType::Commit.apply(record.sys_flag);
-    record.prepared_transaction_offset = head.commit_log_offset;
-    record.properties = message::remove_property(&record.properties, property_names::TRAN_MSG);
-    let Ok(bytes) = record.to_vec() else {
-        return error(
-            req,
-            response::SYSTEM_ERROR,
-            "the committed message cannot be encoded",
-        );
-    };
-    let outcome = shard
-        .put(PutJob {
-            topic: record.topic.clone(),
-            queue_id: record.queue_id,
-            records: vec![bytes],
-            wait_flush: false,
-        })
-        .await;
-    match outcome.status {
-        PutStatus::Ok | PutStatus::FlushTimeout => Reply::command(success(req)),
-        other => error(
-            req,
-            response::SYSTEM_ERROR,
-            other.remark("the committed transactional message"),
-        ),
-    }
 }
