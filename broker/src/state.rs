@@ -60,6 +60,10 @@ pub struct BrokerState {
     /// only after they drained).
     pub shards_running: AtomicUsize,
     pub counters: Counters,
+    /// Open client connections, for `connections_max` (see [`crate::limits`]).
+    pub connection_counts: Arc<crate::limits::ConnectionCounts>,
+    /// The ACL in force when `acl_enable` is set.
+    pub acl: crate::acl::Acl,
 }
 
 /// Monotonic counters for GET_BROKER_RUNTIME_INFO.
@@ -121,6 +125,7 @@ impl BrokerState {
         control: flume::Sender<ControlEvent>,
     ) -> BrokerState {
         let shard_count = shards.len();
+        let acl = crate::acl::Acl::new(&config);
         BrokerState {
             config,
             store_host,
@@ -138,6 +143,8 @@ impl BrokerState {
             shutting_down: AtomicBool::new(false),
             shards_running: AtomicUsize::new(shard_count),
             counters: Counters::default(),
+            connection_counts: Arc::default(),
+            acl,
         }
     }
 
