@@ -88,6 +88,28 @@ pub struct BrokerConfig {
     pub message_bytes_max: usize,
     /// Largest frame accepted from a connection; bigger ones close it.
     pub frame_bytes_max: usize,
+    /// Client connections the broker holds at once; more are closed at accept.
+    pub connections_max: usize,
+    /// Client connections one remote IP address may hold at once.
+    pub connections_per_address_max: usize,
+    /// A connection that completes no request frame for this long, with
+    /// nothing in flight, is closed (Java `serverChannelMaxIdleTimeSeconds`).
+    pub connection_idle_timeout_ms: u64,
+    /// Reply bytes queued for one connection before the broker stops
+    /// reading its requests (a client that does not read its replies).
+    pub connection_outbound_bytes_max: usize,
+    /// Requests one connection may have in progress; more get SYSTEM_BUSY.
+    pub connection_requests_in_flight_max: usize,
+    /// Check RocketMQ ACL 1.0 signatures and permissions (`aclEnable`).
+    pub acl_enable: bool,
+    /// The `plain_acl.yml` file; reloaded when it changes. Empty =
+    /// `<data_dir>/config/plain_acl.yml`.
+    pub acl_file: String,
+    /// ACL access key this broker signs its nameserver requests with
+    /// (for nameservers with `acl_enable`); empty = unsigned.
+    pub nameserver_access_key: String,
+    /// ACL secret key matching `nameserver_access_key`.
+    pub nameserver_secret_key: String,
     /// Hold pulls that find nothing until a message arrives (`longPollingEnable`).
     pub long_polling_enable: bool,
     /// Hold time when long polling is off (`shortPollingTimeMills`).
@@ -135,6 +157,15 @@ impl Default for BrokerConfig {
             default_topic_queue_nums: 8,
             message_bytes_max: BODY_MAX_BYTES,
             frame_bytes_max: FRAME_MAX_BYTES_DEFAULT,
+            connections_max: crate::limits::CONNECTIONS_MAX_DEFAULT,
+            connections_per_address_max: crate::limits::CONNECTIONS_PER_ADDRESS_MAX_DEFAULT,
+            connection_idle_timeout_ms: crate::limits::CONNECTION_IDLE_TIMEOUT_MS_DEFAULT,
+            connection_outbound_bytes_max: crate::limits::CONNECTION_OUTBOUND_BYTES_MAX_DEFAULT,
+            connection_requests_in_flight_max: crate::limits::IN_FLIGHT_MAX_DEFAULT,
+            acl_enable: false,
+            acl_file: String::new(),
+            nameserver_access_key: String::new(),
+            nameserver_secret_key: String::new(),
             long_polling_enable: true,
             short_polling_ms: 1000,
             register_period_ms: 30_000,
@@ -333,6 +364,7 @@ impl BrokerConfig {
         }
         crate::schedule::validate_config(self)
             .map_err(|(key, message)| ConfigError::Invalid { key, message })?;
+        crate::limits::validate_config(self)?;
         for addr in &self.nameservers {
             if !addr.contains(':') {
                 return invalid("nameservers", format!("{addr:?} is not host:port"));
@@ -417,6 +449,15 @@ const ENV_KEYS: &[&str] = &[
     "default_topic_queue_nums",
     "message_bytes_max",
     "frame_bytes_max",
+    "connections_max",
+    "connections_per_address_max",
+    "connection_idle_timeout_ms",
+    "connection_outbound_bytes_max",
+    "connection_requests_in_flight_max",
+    "acl_enable",
+    "acl_file",
+    "nameserver_access_key",
+    "nameserver_secret_key",
     "long_polling_enable",
     "short_polling_ms",
     "register_period_ms",
@@ -455,6 +496,25 @@ fn key_doc(key: &str) -> Option<&'static str> {
         "default_topic_queue_nums" => "Queues of TBW102, the auto-create template.",
         "message_bytes_max" => "Largest message accepted (maxMessageSize).",
         "frame_bytes_max" => "Largest frame accepted; a bigger one closes the connection.",
+        "connections_max" => "Client connections held at once; more are closed at accept.",
+        "connections_per_address_max" => "Client connections one remote IP may hold at once.",
+        "connection_idle_timeout_ms" => {
+            "A connection completing no request this long (nothing in flight) is closed."
+        }
+        "connection_outbound_bytes_max" => {
+            "Unread reply bytes per connection before its requests stop being read."
+        }
+        "connection_requests_in_flight_max" => {
+            "Requests in progress per connection; more get SYSTEM_BUSY."
+        }
+        "acl_enable" => "Check RocketMQ ACL 1.0 signatures and permissions (plain_acl.yml).",
+        "acl_file" => {
+            "plain_acl.yml path, reloaded on change; empty = <data_dir>/config/plain_acl.yml."
+        }
+        "nameserver_access_key" => {
+            "ACL access key for signing nameserver requests; empty = unsigned."
+        }
+        "nameserver_secret_key" => "ACL secret key matching nameserver_access_key.",
         "long_polling_enable" => "Hold empty pulls until a message arrives.",
         "short_polling_ms" => "Hold time of empty pulls when long polling is off.",
         "register_period_ms" => "Nameserver registration period.",

@@ -5,13 +5,15 @@
 //!
 //! Input safety: a malformed frame (bad length, unknown serialize type,
 //! broken header) closes this connection only; frames are bounded by
-//! `frame_bytes_max`, requests in flight by [`IN_FLIGHT_PER_CONNECTION_MAX`],
-//! queued output by [`crate::outbound::OUTBOUND_FRAMES_MAX`]. Nothing read
-//! from the network can panic the shard.
+//! `frame_bytes_max`, requests in flight by `connection_requests_in_flight_max`,
+//! queued output by [`crate::outbound::OUTBOUND_FRAMES_MAX`] frames and
+//! `connection_outbound_bytes_max` bytes, connections and idle time as
+//! [`crate::limits`] says. Nothing read from the network can panic the shard.
 
 use std::cell::Cell;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use bytes::BytesMut;
 use compio::BufResult;
@@ -21,15 +23,12 @@ use ringmq_net::code::response;
 use ringmq_net::command::RemotingCommand;
 use ringmq_net::frame::FrameDecoder;
 
-use crate::outbound::{Outbound, OutboundReceiver, OutboundSender, WriteBatch};
+use crate::outbound::{Outbound, OutboundReceiver, OutboundSender, QueuedBytes, WriteBatch};
 use crate::processor::{self, Reply};
 use crate::shard::Shard;
 use crate::state::lock;
 use crate::transfer::WireChunk;
 
-/// Requests one connection may have in progress (long polls included);
-/// more are answered SYSTEM_BUSY at once.
-pub const IN_FLIGHT_PER_CONNECTION_MAX: usize = 4096;
 /// Read buffer growth step.
 const READ_CHUNK_BYTES: usize = 64 * 1024;
 
@@ -39,22 +38,53 @@ pub struct Connection {
     pub peer: SocketAddr,
     pub outbound: OutboundSender,
     in_flight: Cell<usize>,
+    last_frame_ms: Cell<i64>,
+}
+
+impl Connection {
+    /// Requests in progress.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.get()
+    }
+
+    /// When the last whole request frame arrived (ms since the epoch).
+    pub fn last_frame_ms(&self) -> i64 {
+        self.last_frame_ms.get()
+    }
 }
 
 /// Serves a connection until it closes.
 pub async fn serve(shard: Rc<Shard>, stream: TcpStream, peer: SocketAddr) {
+    let counts = Arc::clone(&shard.state.connection_counts);
+    let _permit = match counts.open(peer, &shard.state.config) {
+        Ok(permit) => permit,
+        Err(refusal) => {
+            tracing::warn!(%peer, %refusal, "connection refused");
+            let _ = socket2::SockRef::from(&stream).shutdown(std::net::Shutdown::Both);
+            return;
+        }
+    };
     let (outbound, queue) = OutboundSender::channel();
+    let queued = outbound.queued();
     let connection = Rc::new(Connection {
         id: shard.state.next_connection_id(),
         peer,
         outbound,
         in_flight: Cell::new(0),
+        last_frame_ms: Cell::new(crate::clock::now_ms()),
     });
     tracing::debug!(shard = shard.id, %peer, connection = connection.id, "connection opened");
-    let writer = compio::runtime::spawn(write_loop(stream.clone(), queue));
+    let writer = compio::runtime::spawn(write_loop(stream.clone(), queue, queued));
+    let idle_timeout = shard.state.config.connection_idle_timeout_ms;
+    let watch = compio::runtime::spawn(crate::limits::idle_watch(
+        connection.clone(),
+        stream.clone(),
+        idle_timeout,
+    ));
     read_loop(&shard, &connection, stream.clone()).await;
     let _ = socket2::SockRef::from(&stream).shutdown(std::net::Shutdown::Both);
     drop(writer);
+    drop(watch);
     let changes = lock(&shard.state.clients).connection_closed(connection.id);
     shard.state.announce(changes);
     tracing::debug!(shard = shard.id, %peer, connection = connection.id, "connection closed");
@@ -63,10 +93,15 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream, peer: SocketAddr) {
 async fn read_loop(shard: &Rc<Shard>, connection: &Rc<Connection>, mut stream: TcpStream) {
     let mut decoder = FrameDecoder::new(shard.state.config.frame_bytes_max);
     let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
+    let reply_budget = shard.state.config.connection_outbound_bytes_max;
     loop {
         loop {
             match decoder.decode(&mut buf) {
-                Ok(Some(command)) => dispatch(shard, connection, command),
+                Ok(Some(command)) => {
+                    connection.last_frame_ms.set(crate::clock::now_ms());
+                    dispatch(shard, connection, command);
+                    crate::limits::wait_for_reply_room(connection, reply_budget).await;
+                }
                 Ok(None) => break,
                 Err(err) => {
                     tracing::warn!(peer = %connection.peer, %err, "malformed frame; closing the connection");
@@ -92,13 +127,14 @@ fn dispatch(shard: &Rc<Shard>, connection: &Rc<Connection>, command: RemotingCom
         // Answers to our one-way notices never come; anything else is ignored.
         return;
     }
-    if connection.in_flight.get() >= IN_FLIGHT_PER_CONNECTION_MAX {
+    let in_flight_max = shard.state.config.connection_requests_in_flight_max;
+    if connection.in_flight.get() >= in_flight_max {
         if !command.is_oneway() {
             let busy = RemotingCommand::response_to(
                 &command,
                 response::SYSTEM_BUSY,
                 Some(format!(
-                    "[OVERLOAD] more than {IN_FLIGHT_PER_CONNECTION_MAX} requests in flight on this connection; retry later"
+                    "[OVERLOAD] more than {in_flight_max} requests in flight on this connection (connection_requests_in_flight_max); retry later"
                 )),
             );
             if let Some(frame) = Outbound::command(&busy) {
@@ -136,17 +172,21 @@ async fn post_reply(connection: &Connection, reply: Reply) {
     }
 }
 
-async fn write_loop(mut stream: TcpStream, queue: OutboundReceiver) {
+async fn write_loop(mut stream: TcpStream, queue: OutboundReceiver, queued: QueuedBytes) {
     let mut batch = WriteBatch::default();
     while let Ok(first) = queue.recv_async().await {
+        let mut bytes = first.wire_len();
         batch.push(first);
         while !batch.is_full() {
             let Ok(next) = queue.try_recv() else {
                 break;
             };
+            bytes += next.wire_len();
             batch.push(next);
         }
-        if write_chunks(&mut stream, batch.take()).await.is_err() || batch.is_closing() {
+        let written = write_chunks(&mut stream, batch.take()).await;
+        queued.written(bytes);
+        if written.is_err() || batch.is_closing() {
             break;
         }
     }

@@ -48,7 +48,7 @@ pub fn run(state: Arc<BrokerState>, events: flume::Receiver<ControlEvent>) {
             .min(state.config.client_idle_expiry_ms / 2)
             .max(CLIENT_SCAN_PERIOD_MS_MIN),
     );
-    let mut links = registration::NameserverLinks::default();
+    let mut links = registration::NameserverLinks::new(&state.config);
     let mut next_register = Instant::now();
     let mut next_persist = Instant::now() + persist_every;
     let mut next_scan = Instant::now() + scan_every;

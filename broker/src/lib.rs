@@ -34,12 +34,14 @@
 //! with the same shard count (checked at start).
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::indexing_slicing))]
 
+pub mod acl;
 pub mod clients;
 mod clock;
 pub mod config;
 pub mod connection;
 pub mod control;
 pub mod groups;
+pub mod limits;
 pub mod locks;
 pub mod long_poll;
 pub mod message;

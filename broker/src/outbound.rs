@@ -6,13 +6,18 @@
 //!
 //! Bounded: a client that does not read its socket fills the queue; after
 //! that, posts fail (requests get no answer and notifications are dropped)
-//! instead of growing memory.
+//! instead of growing memory. The sender also counts the bytes queued
+//! ([`OutboundSender::queued_bytes`]), so the connection's reader stops
+//! reading requests while too many reply bytes wait (`crate::limits`).
 //!
 //! The writer answers many requests per socket write: each wake-up drains
 //! what is queued into one [`WriteBatch`] (small frames copied into one
 //! buffer, zero-copy bodies kept as their own pieces), bounded by
 //! [`WRITE_BATCH_BYTES_MAX`] and [`WRITE_BATCH_CHUNKS_MAX`], and sends it
 //! with one `write`/`writev`. Frames keep their queue order.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::{Bytes, BytesMut};
 use ringmq_net::command::RemotingCommand;
@@ -41,6 +46,17 @@ pub enum Outbound {
 }
 
 impl Outbound {
+    /// Bytes this item puts on the wire.
+    pub fn wire_len(&self) -> usize {
+        match self {
+            Outbound::Frame(frame) => frame.len(),
+            Outbound::Transfer { prefix, body } => {
+                prefix.len() + body.iter().map(FileChunk::len).sum::<usize>()
+            }
+            Outbound::Close => 0,
+        }
+    }
+
     /// Encodes `command`; `None` (logged) if it cannot be encoded.
     pub fn command(command: &RemotingCommand) -> Option<Outbound> {
         let mut out = BytesMut::new();
@@ -74,6 +90,32 @@ impl Outbound {
 #[derive(Clone)]
 pub struct OutboundSender {
     inner: flume::Sender<Outbound>,
+    queued: QueuedBytes,
+}
+
+/// Bytes posted to a connection and not yet written; shared by its senders
+/// and its writer.
+#[derive(Clone, Default)]
+pub struct QueuedBytes(Arc<AtomicUsize>);
+
+impl QueuedBytes {
+    /// The writer wrote `n` bytes.
+    pub fn written(&self, n: usize) {
+        let _ = self
+            .0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| {
+                Some(q.saturating_sub(n))
+            });
+    }
+
+    fn posted(&self, n: usize) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Bytes queued now.
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 /// The receiving side, owned by the connection's writer task.
@@ -82,17 +124,39 @@ pub type OutboundReceiver = flume::Receiver<Outbound>;
 impl OutboundSender {
     pub fn channel() -> (OutboundSender, OutboundReceiver) {
         let (tx, rx) = flume::bounded(OUTBOUND_FRAMES_MAX);
-        (OutboundSender { inner: tx }, rx)
+        let queued = QueuedBytes::default();
+        (OutboundSender { inner: tx, queued }, rx)
+    }
+
+    /// The byte count the connection's writer must decrement.
+    pub fn queued(&self) -> QueuedBytes {
+        self.queued.clone()
+    }
+
+    /// Reply bytes queued and not yet written.
+    pub fn queued_bytes(&self) -> usize {
+        self.queued.get()
     }
 
     /// Queues without waiting; `false` when full or closed.
     pub fn try_post(&self, item: Outbound) -> bool {
-        self.inner.try_send(item).is_ok()
+        let len = item.wire_len();
+        let sent = self.inner.try_send(item).is_ok();
+        if sent {
+            self.queued.posted(len);
+        }
+        sent
     }
 
     /// Queues, waiting for room; `false` when the connection is gone.
     pub async fn post(&self, item: Outbound) -> bool {
-        self.inner.send_async(item).await.is_ok()
+        let len = item.wire_len();
+        self.queued.posted(len);
+        let sent = self.inner.send_async(item).await.is_ok();
+        if !sent {
+            self.queued.written(len);
+        }
+        sent
     }
 
     /// Whether the connection's writer is gone.

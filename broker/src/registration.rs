@@ -2,6 +2,14 @@
 //! (`RegisterBrokerBody` JSON, `bodyCrc32`) to every configured nameserver,
 //! and UNREGISTER_BROKER at graceful shutdown (spec §2.9).
 //!
+//! A body over [`REGISTER_COMPRESS_OVER_BYTES`] of JSON is sent compressed
+//! (header `compressed=true`, the zlib layout of
+//! [`ringmq_net::body::register`], as Java's `RegisterBrokerBody.encode(true)`),
+//! which any 4.9 nameserver decodes. A registration that would still exceed
+//! the nameserver's frame limit ([`FRAME_MAX_BYTES_DEFAULT`]) is not sent: the
+//! error is logged and the last registration that fitted is sent instead,
+//! so the nameserver keeps the broker's previous routes instead of dropping it.
+//!
 //! Runs on the control thread with blocking sockets and timeouts, so a slow
 //! or dead nameserver never stalls a shard. Each nameserver is tried once per
 //! round; a failure is logged and retried at the next round.
@@ -18,7 +26,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use ringmq_net::code::{request, response};
 use ringmq_net::command::RemotingCommand;
-use ringmq_net::frame::FrameDecoder;
+use ringmq_net::frame::{FRAME_MAX_BYTES_DEFAULT, FrameDecoder};
 use ringmq_net::header::{RegisterBrokerRequestHeader, UnregisterBrokerRequestHeader};
 use serde::Serialize;
 
@@ -27,6 +35,8 @@ use crate::topics::TopicConfigWrapper;
 
 /// Connect / read / write timeout of one nameserver call (RocketMQ: 6 s).
 pub const NAMESERVER_CALL_TIMEOUT_MS: u64 = 6_000;
+/// JSON bodies larger than this are sent compressed.
+pub const REGISTER_COMPRESS_OVER_BYTES: usize = 64 * 1024;
 /// Reads of one reply before giving up.
 const REPLY_READS_MAX: usize = 10_000;
 
@@ -43,6 +53,34 @@ struct RegisterBrokerBody {
 pub struct NameserverLinks {
     streams: HashMap<String, TcpStream>,
     next_opaque: i32,
+    /// The last REGISTER_BROKER that fitted a frame (see the module doc).
+    last_fit: Option<RemotingCommand>,
+    /// `nameserver_access_key` / `nameserver_secret_key`, if set.
+    credentials: Option<ringmq_net::acl::Credentials>,
+}
+
+impl NameserverLinks {
+    /// Links that sign every request with the configured nameserver
+    /// credentials (`nameserver_access_key`), if any.
+    pub fn new(config: &crate::config::BrokerConfig) -> Self {
+        let credentials =
+            (!config.nameserver_access_key.is_empty()).then(|| ringmq_net::acl::Credentials {
+                access_key: config.nameserver_access_key.clone(),
+                secret_key: config.nameserver_secret_key.clone(),
+                security_token: None,
+            });
+        Self {
+            credentials,
+            ..Self::default()
+        }
+    }
+}
+
+/// Signs `command` (ACL 1.0) when credentials are configured.
+fn sign(credentials: &Option<ringmq_net::acl::Credentials>, command: &mut RemotingCommand) {
+    if let Some(credentials) = credentials {
+        ringmq_net::acl::sign(command, credentials);
+    }
 }
 
 impl NameserverLinks {
@@ -54,7 +92,8 @@ impl NameserverLinks {
         command: &RemotingCommand,
     ) -> std::io::Result<RemotingCommand> {
         self.next_opaque = self.next_opaque.wrapping_add(1);
-        let command = command.clone().with_opaque(self.next_opaque);
+        let mut command = command.clone().with_opaque(self.next_opaque);
+        sign(&self.credentials, &mut command);
         if let Some(stream) = self.streams.get_mut(address) {
             match exchange(stream, &command) {
                 Ok(reply) => return Ok(reply),
@@ -71,20 +110,31 @@ impl NameserverLinks {
     }
 }
 
-/// Registers with every nameserver; returns how many accepted.
-pub fn register_all(state: &BrokerState, links: &mut NameserverLinks) -> usize {
+/// The registration body: JSON, or compressed when the JSON is large.
+/// `(body, compressed)`.
+fn registration_body(state: &BrokerState) -> Result<(Vec<u8>, bool), ringmq_net::body::BodyError> {
     let wrapper = lock(&state.topics).to_wrapper();
-    let body = match ringmq_net::body::encode_json(&RegisterBrokerBody {
+    let json = ringmq_net::body::encode_json(&RegisterBrokerBody {
         topic_config_serialize_wrapper: wrapper,
         filter_server_list: Vec::new(),
-    }) {
+    })?;
+    if json.len() <= REGISTER_COMPRESS_OVER_BYTES {
+        return Ok((json, false));
+    }
+    let body: ringmq_net::body::RegisterBrokerBody = ringmq_net::body::decode_json(&json)?;
+    Ok((body.encode(true)?, true))
+}
+
+/// Registers with every nameserver; returns how many accepted.
+pub fn register_all(state: &BrokerState, links: &mut NameserverLinks) -> usize {
+    let (body, compressed) = match registration_body(state) {
         Ok(body) => body,
         Err(err) => {
             tracing::error!(%err, "cannot encode the registration body");
             return 0;
         }
     };
-    let crc = (crc32fast::hash(&body) & 0x7FFF_FFFF) as i32;
+    let crc = ringmq_net::body::masked_crc32(&body);
     let config = &state.config;
     let header = RegisterBrokerRequestHeader {
         broker_name: config.broker_name.clone(),
@@ -96,7 +146,7 @@ pub fn register_all(state: &BrokerState, links: &mut NameserverLinks) -> usize {
             state.store_host.port().saturating_add(1)
         ),
         broker_id: i64::try_from(config.broker_id).unwrap_or(0),
-        compressed: false,
+        compressed,
         body_crc32: crc,
         heartbeat_timeout_millis: None,
         enable_acting_master: None,
@@ -104,6 +154,9 @@ pub fn register_all(state: &BrokerState, links: &mut NameserverLinks) -> usize {
     let command = RemotingCommand::request(request::REGISTER_BROKER)
         .with_header(&header)
         .with_body(body);
+    let Some(command) = fitting(links, command) else {
+        return 0;
+    };
     let mut accepted = 0;
     for nameserver in &config.nameservers {
         match links.call(nameserver, &command) {
@@ -115,6 +168,24 @@ pub fn register_all(state: &BrokerState, links: &mut NameserverLinks) -> usize {
         }
     }
     accepted
+}
+
+/// `command` if it fits a nameserver frame (and remembered as the last that
+/// fitted); otherwise, logged, the last one that fitted.
+fn fitting(links: &mut NameserverLinks, command: RemotingCommand) -> Option<RemotingCommand> {
+    let mut encoded = BytesMut::new();
+    let fits = command.encode(&mut encoded).is_ok() && encoded.len() <= FRAME_MAX_BYTES_DEFAULT;
+    if fits {
+        links.last_fit = Some(command.clone());
+        return Some(command);
+    }
+    tracing::error!(
+        bytes = encoded.len(),
+        limit = FRAME_MAX_BYTES_DEFAULT,
+        "the registration exceeds the nameserver frame limit even compressed; \
+         re-sending the last registration that fitted (delete topics to register the new ones)"
+    );
+    links.last_fit.clone()
 }
 
 /// Unregisters from every nameserver (graceful shutdown) and closes the

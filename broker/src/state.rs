@@ -62,6 +62,10 @@ pub struct BrokerState {
     pub counters: Counters,
     /// Transactions whose outcome is being written.
     pub transactions: crate::transaction::TransactionState,
+    /// Open client connections, for `connections_max` (see [`crate::limits`]).
+    pub connection_counts: Arc<crate::limits::ConnectionCounts>,
+    /// The ACL in force when `acl_enable` is set.
+    pub acl: crate::acl::Acl,
 }
 
 /// Monotonic counters for GET_BROKER_RUNTIME_INFO.
@@ -123,6 +127,7 @@ impl BrokerState {
         control: flume::Sender<ControlEvent>,
     ) -> BrokerState {
         let shard_count = shards.len();
+        let acl = crate::acl::Acl::new(&config);
         BrokerState {
             config,
             store_host,
@@ -141,6 +146,8 @@ impl BrokerState {
             shards_running: AtomicUsize::new(shard_count),
             counters: Counters::default(),
             transactions: crate::transaction::TransactionState::default(),
+            connection_counts: Arc::default(),
+            acl,
         }
     }
 

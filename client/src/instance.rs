@@ -112,6 +112,8 @@ pub struct ClientConfig {
     pub route_poll_interval: Duration,
     /// Heartbeat interval.
     pub heartbeat_interval: Duration,
+    /// Sees every request before it is sent (ACL signing: [`ClientConfig::with_credentials`]).
+    pub rpc_hook: Option<std::sync::Arc<dyn crate::acl::RpcHook>>,
 }
 
 impl Default for ClientConfig {
@@ -123,11 +125,22 @@ impl Default for ClientConfig {
             request_timeout: REQUEST_TIMEOUT_DEFAULT,
             route_poll_interval: ROUTE_POLL_INTERVAL_DEFAULT,
             heartbeat_interval: HEARTBEAT_INTERVAL_DEFAULT,
+            rpc_hook: None,
         }
     }
 }
 
 impl ClientConfig {
+    /// Signs every request with these ACL credentials (RocketMQ ACL 1.0).
+    pub fn with_credentials(
+        mut self,
+        access_key: impl Into<String>,
+        secret_key: impl Into<String>,
+    ) -> Self {
+        self.rpc_hook = Some(crate::acl::AclClientRpcHook::new(access_key, secret_key).into_hook());
+        self
+    }
+
     /// Parses `"a:9876;b:9876"` (Java's separator) or comma lists.
     pub fn with_namesrv(mut self, addrs: &str) -> Self {
         self.namesrv_addrs = addrs
@@ -189,7 +202,10 @@ impl ClientInstance {
     /// Creates the runtime and starts its timers and inbound dispatcher.
     /// Must be called inside a tokio runtime.
     pub fn start(config: ClientConfig) -> Self {
-        let (remoting, inbound) = RemotingClient::new(RemotingConfig::default());
+        let (remoting, inbound) = RemotingClient::new(RemotingConfig {
+            rpc_hook: config.rpc_hook.clone(),
+            ..RemotingConfig::default()
+        });
         let client_ip = match &config.client_ip {
             Some(ip) => ip.parse().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
             None => config

@@ -96,6 +96,8 @@ pub struct RemotingConfig {
     pub in_flight_max: usize,
     /// Largest frame accepted from a peer.
     pub frame_max_bytes: usize,
+    /// Sees every request before it is sent (ACL signing, [`crate::acl`]).
+    pub rpc_hook: Option<Arc<dyn crate::acl::RpcHook>>,
 }
 
 impl Default for RemotingConfig {
@@ -104,6 +106,7 @@ impl Default for RemotingConfig {
             connect_timeout: CONNECT_TIMEOUT_DEFAULT,
             in_flight_max: IN_FLIGHT_PER_CONNECTION_MAX,
             frame_max_bytes: FRAME_MAX_BYTES_DEFAULT,
+            rpc_hook: None,
         }
     }
 }
@@ -200,6 +203,12 @@ impl RemotingClient {
         )
     }
 
+    fn before_request(&self, addr: &str, request: &mut RemotingCommand) {
+        if let Some(hook) = &self.shared.config.rpc_hook {
+            hook.before_request(addr, request);
+        }
+    }
+
     /// Sends `request` to `addr` and waits up to `timeout` for its response.
     pub async fn invoke(
         &self,
@@ -223,6 +232,7 @@ impl RemotingClient {
             .map_err(|_| closed(addr))?;
         let opaque = self.next_opaque();
         request.opaque = opaque;
+        self.before_request(addr, &mut request);
         let frame = encode(&request)?;
         let (tx, rx) = oneshot::channel();
         if let Ok(mut pending) = conn.pending.lock() {
@@ -256,6 +266,7 @@ impl RemotingClient {
             let conn = self.connection(addr).await?;
             request.opaque = self.next_opaque();
             request.set_oneway();
+            self.before_request(addr, &mut request);
             let frame = encode(&request)?;
             conn.writer.send(frame).await.map_err(|_| closed(addr))
         })

@@ -44,6 +44,10 @@ pub struct NameserverConfig {
     pub max_connections: u32,
     /// Put `orderTopicConf` (KV namespace `ORDER_TOPIC_CONFIG`) in routes.
     pub order_message_enable: bool,
+    /// Require ACL signatures on requests that change the nameserver.
+    pub acl_enable: bool,
+    /// The `plain_acl.yml` for `acl_enable` (required when it is on).
+    pub acl_file: Option<PathBuf>,
 }
 
 impl Default for NameserverConfig {
@@ -57,6 +61,8 @@ impl Default for NameserverConfig {
             max_frame_bytes: FRAME_MAX_BYTES_DEFAULT,
             max_connections: 4096,
             order_message_enable: false,
+            acl_enable: false,
+            acl_file: None,
         }
     }
 }
@@ -93,6 +99,12 @@ max_connections = 4096
 
 # Add orderTopicConf (KV namespace ORDER_TOPIC_CONFIG) to topic routes.
 order_message_enable = false
+
+# Require RocketMQ ACL signatures (accounts of acl_file, plain_acl.yml) on
+# requests that change the nameserver: broker (un)registration, topic
+# deletion, KV writes, write-permission changes.
+acl_enable = false
+# acl_file = "/etc/ringmq/plain_acl.yml"
 "#;
 
 /// Why a configuration could not be used. Every variant names the key.
@@ -182,6 +194,12 @@ impl NameserverConfig {
         if let Some((var, value)) = get("order_message_enable") {
             self.order_message_enable = parse_env(var, value, "boolean (true or false)")?;
         }
+        if let Some((var, value)) = get("acl_enable") {
+            self.acl_enable = parse_env(var, value, "boolean (true or false)")?;
+        }
+        if let Some((_, value)) = get("acl_file") {
+            self.acl_file = (!value.is_empty()).then(|| PathBuf::from(value));
+        }
         Ok(())
     }
 
@@ -213,6 +231,12 @@ impl NameserverConfig {
             return Err(ConfigError::Invalid {
                 key: "max_connections",
                 reason: "must be at least 1".to_string(),
+            });
+        }
+        if self.acl_enable && self.acl_file.is_none() {
+            return Err(ConfigError::Invalid {
+                key: "acl_file",
+                reason: "acl_enable = true needs the plain_acl.yml path".to_string(),
             });
         }
         Ok(())

@@ -23,6 +23,7 @@
 //! (a nameserver on its own thread).
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::indexing_slicing))]
 
+pub mod acl;
 pub mod config;
 pub mod kv;
 pub mod processor;

@@ -54,6 +54,9 @@ pub enum ServerError {
     /// The KV config could not be loaded.
     #[error(transparent)]
     Kv(#[from] KvError),
+    /// The ACL file could not be used.
+    #[error(transparent)]
+    Acl(#[from] crate::acl::AclLoadError),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {error}")]
     Bind {
@@ -75,6 +78,7 @@ pub struct Nameserver {
     processor: Arc<Processor>,
     connections: Arc<OpenConnections>,
     config: NameserverConfig,
+    acl: Option<Arc<crate::acl::NamesrvAcl>>,
 }
 
 impl Nameserver {
@@ -94,11 +98,16 @@ impl Nameserver {
                     error,
                 })?;
         let processor = Arc::new(Processor::new(kv, config.order_message_enable));
+        let acl = match (&config.acl_file, config.acl_enable) {
+            (Some(path), true) => Some(Arc::new(crate::acl::NamesrvAcl::open(path)?)),
+            _ => None,
+        };
         Ok(Self {
             listener,
             processor,
             connections: Arc::new(OpenConnections::default()),
             config,
+            acl,
         })
     }
 
@@ -179,6 +188,7 @@ impl Nameserver {
                 close: self.connections.open(id),
                 decoder: FrameDecoder::new(self.config.max_frame_bytes),
                 idle_timeout: self.config.idle_timeout(),
+                acl: self.acl.clone(),
             };
             let stop = stop_rx.clone();
             tasks.spawn(async move {
@@ -281,6 +291,7 @@ struct Connection {
     close: Arc<Notify>,
     decoder: FrameDecoder,
     idle_timeout: Duration,
+    acl: Option<Arc<crate::acl::NamesrvAcl>>,
 }
 
 impl Connection {
@@ -341,7 +352,15 @@ impl Connection {
             if request.is_response() {
                 continue; // the nameserver sends no requests, so expects no responses
             }
-            let Some(response) = self.processor.process(&request, self.id, Instant::now()) else {
+            let refusal = self
+                .acl
+                .as_ref()
+                .and_then(|acl| acl.refusal(&request, self.peer.ip()));
+            let response = match refusal {
+                Some(refusal) => (!request.is_oneway()).then_some(refusal),
+                None => self.processor.process(&request, self.id, Instant::now()),
+            };
+            let Some(response) = response else {
                 continue;
             };
             out.clear();

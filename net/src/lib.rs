@@ -19,8 +19,11 @@
 //! - [`compress`]: zlib body compression.
 //! - [`hash`]: Java `String.hashCode` for tag codes.
 //! - [`topic`]: topic/group name rules, system topics, retry and DLQ topic names.
+//! - [`acl`]: RocketMQ ACL 1.0: request signatures, `plain_acl.yml`, the permission decision.
+//! - [`validate`]: every name and count a request carries, checked before it is served.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::indexing_slicing))]
 
+pub mod acl;
 pub mod batch;
 pub mod body;
 pub mod code;
@@ -34,3 +37,4 @@ pub mod message_id;
 pub mod properties;
 pub mod record;
 pub mod topic;
+pub mod validate;

@@ -9,11 +9,18 @@
 //! DLQ topic    "%DLQ%"   <consumer group>
 //! ```
 //!
-//! Group names use the same character set ([`is_legal_name`]); their length
-//! limit is the caller's (255 in Java `Validators`).
+//! Group names use the same character set ([`is_legal_name`]): producer
+//! groups up to [`GROUP_NAME_BYTES_MAX`] bytes (Java `Validators.CHARACTER_MAX_LENGTH`),
+//! consumer groups up to [`CONSUMER_GROUP_BYTES_MAX`] so that their retry
+//! topic still fits the topic limit. Request-level checks are in
+//! [`crate::validate`].
 
 /// Longest topic name: the commit-log record stores its length in a signed byte.
 pub const TOPIC_NAME_BYTES_MAX: usize = 127;
+/// Longest group name (Java `Validators.CHARACTER_MAX_LENGTH`).
+pub const GROUP_NAME_BYTES_MAX: usize = 255;
+/// Longest consumer group name: `%RETRY%<group>` must be a legal topic.
+pub const CONSUMER_GROUP_BYTES_MAX: usize = TOPIC_NAME_BYTES_MAX - RETRY_GROUP_TOPIC_PREFIX.len();
 /// The auto-create template topic (`TopicValidator.AUTO_CREATE_TOPIC_KEY_TOPIC`).
 pub const AUTO_CREATE_TOPIC: &str = "TBW102";
 /// Prefix of a consumer group's retry topic.

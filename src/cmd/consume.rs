@@ -52,6 +52,8 @@ pub struct Args {
     /// (offsets kept in a local file) instead of sharing the queues.
     #[arg(long)]
     pub broadcast: bool,
+    #[command(flatten)]
+    pub credentials: super::credentials::CredentialArgs,
 }
 
 /// Runs the subcommand.
@@ -75,7 +77,8 @@ async fn consume(args: Args) -> anyhow::Result<()> {
     };
     // One message per listener call, one call at a time: the count stops
     // the stream between two messages, and lines never interleave.
-    let consumer = PushConsumer::builder(args.group.as_str())
+    args.credentials.install();
+    let consumer = super::credentials::push_consumer(PushConsumer::builder(args.group.as_str()))
         .namesrv(&args.namesrv)
         .subscribe(args.topic.as_str(), args.tag.as_str())
         .message_model(model)

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod bench;
 pub mod broker;
 pub mod consume;
+pub mod credentials;
 pub mod nameserver;
 pub mod produce;
 pub mod standalone;

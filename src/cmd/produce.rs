@@ -49,6 +49,8 @@ pub struct Args {
     /// Producer group.
     #[arg(long, default_value = "ringmq-cli-producer")]
     pub group: String,
+    #[command(flatten)]
+    pub credentials: super::credentials::CredentialArgs,
     /// Send the contents of this file as one message.
     #[arg(long, conflicts_with = "body")]
     pub file: Option<PathBuf>,
@@ -75,7 +77,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 async fn produce(args: Args) -> anyhow::Result<()> {
-    let producer = Producer::builder(args.group.as_str())
+    args.credentials.install();
+    let producer = super::credentials::producer(Producer::builder(args.group.as_str()))
         .namesrv(&args.namesrv)
         .build()
         .context("cannot build the producer")?;

@@ -23,6 +23,9 @@ pub fn heartbeat(shard: &Rc<Shard>, connection: &Rc<Connection>, req: &RemotingC
         Ok(data) => data,
         Err(reply) => return reply,
     };
+    if let Some(refusal) = crate::limits::heartbeat_refusal(req, &data) {
+        return refusal;
+    }
     let state = &shard.state;
     let mut topics_changed = false;
     for consumer in &data.consumer_data_set {

@@ -50,6 +50,9 @@ pub async fn process(
     connection: &Rc<Connection>,
     req: RemotingCommand,
 ) -> Reply {
+    if let Err(refusal) = crate::limits::admit(&shard.state, connection, &req) {
+        return refusal;
+    }
     match req.code {
         request::SEND_MESSAGE | request::SEND_MESSAGE_V2 | request::SEND_BATCH_MESSAGE => {
             send::send(shard, connection, &req).await

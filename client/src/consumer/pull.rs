@@ -70,6 +70,12 @@ pub struct PullConsumerBuilder {
 }
 
 impl PullConsumerBuilder {
+    /// Signs every request with RocketMQ ACL credentials (see [`crate::acl`]).
+    pub fn with_credentials(mut self, access_key: &str, secret_key: &str) -> Self {
+        self.client = self.client.with_credentials(access_key, secret_key);
+        self
+    }
+
     /// Nameserver addresses, `;`- or `,`-separated.
     pub fn namesrv(mut self, addrs: &str) -> Self {
         self.client = self.client.with_namesrv(addrs);

@@ -130,7 +130,8 @@ pub const OFFSET_POLL: Duration = Duration::from_millis(100);
 /// group's offset query with 0 while the queue's first message is still
 /// in memory, and the group would read the whole backlog.)
 pub async fn start_at_end(namesrv: &str, group: &str, topic: &str) -> anyhow::Result<usize> {
-    let instance = ClientInstance::start(ClientConfig::default().with_namesrv(namesrv));
+    let config = crate::cmd::credentials::client_config(ClientConfig::default());
+    let instance = ClientInstance::start(config.with_namesrv(namesrv));
     let outcome = commit_ends(&instance, group, topic).await;
     instance.shutdown().await;
     outcome
@@ -178,7 +179,7 @@ pub async fn start_consumers(
     let mut consumers = Vec::with_capacity(count);
     for i in 0..count {
         let receipt = receipt.clone();
-        let started = PushConsumer::builder(group)
+        let started = crate::cmd::credentials::push_consumer(PushConsumer::builder(group))
             .namesrv(namesrv)
             .instance_name(format!("bench-c{i}-{}", std::process::id()))
             .subscribe(topic, "*")

@@ -89,7 +89,7 @@ pub fn build_producers(
 ) -> anyhow::Result<Vec<Producer>> {
     (0..count)
         .map(|i| {
-            Producer::builder(group)
+            crate::cmd::credentials::producer(Producer::builder(group))
                 .namesrv(namesrv)
                 .header_encoding(encoding)
                 .instance_name(format!("bench-p{i}-{}", std::process::id()))

@@ -96,6 +96,8 @@ pub struct Args {
     /// only warnings and errors, so they stay out of the progress and report.
     #[arg(long)]
     pub verbose: bool,
+    #[command(flatten)]
+    pub credentials: crate::cmd::credentials::CredentialArgs,
     /// Topic to use.
     #[arg(long, default_value = "BenchTopic")]
     pub topic: String,
@@ -208,6 +210,7 @@ impl Args {
 /// Runs the subcommand.
 pub fn run(args: Args) -> anyhow::Result<()> {
     args.validate()?;
+    args.credentials.install();
     let (namesrv, embedded) = match &args.namesrv {
         Some(addr) => (addr.clone(), None),
         None => {

@@ -28,7 +28,8 @@ pub const CLUSTER_ATTEMPTS: u32 = 50;
 /// Creates (or resizes) `topic` with `queues` read and write queues on
 /// every master broker; returns the brokers' addresses.
 pub async fn create_topic(namesrv: &str, topic: &str, queues: u32) -> anyhow::Result<Vec<String>> {
-    let instance = ClientInstance::start(ClientConfig::default().with_namesrv(namesrv));
+    let config = crate::cmd::credentials::client_config(ClientConfig::default());
+    let instance = ClientInstance::start(config.with_namesrv(namesrv));
     let outcome = create_with(&instance, topic, queues).await;
     instance.shutdown().await;
     outcome

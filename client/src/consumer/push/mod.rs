@@ -118,6 +118,12 @@ pub struct PushConsumerBuilder {
 }
 
 impl PushConsumerBuilder {
+    /// Signs every request with RocketMQ ACL credentials (see [`crate::acl`]).
+    pub fn with_credentials(mut self, access_key: &str, secret_key: &str) -> Self {
+        self.config.client = self.config.client.with_credentials(access_key, secret_key);
+        self
+    }
+
     /// Nameserver addresses, `;`- or `,`-separated.
     pub fn namesrv(mut self, addrs: &str) -> Self {
         self.config.client = self.config.client.with_namesrv(addrs);
