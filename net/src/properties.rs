@@ -101,6 +101,18 @@ pub const START_DELIVER_TIME: &str = "__STARTDELIVERTIME";
 /// Legacy flag. Not in the spec table (so not in [`STANDARD_KEYS`]), but
 /// Java's `MessageConst.STRING_HASH_SET` reserves it from user properties.
 pub const MQ2_FLAG: &str = "MQ2_FLAG";
+/// RocketMQ 5 timer: absolute delivery time, epoch ms (`TIMER_DELIVER_MS`).
+pub const TIMER_DELIVER_MS: &str = "TIMER_DELIVER_MS";
+/// RocketMQ 5 timer: delivery delay in ms from the store time.
+pub const TIMER_DELAY_MS: &str = "TIMER_DELAY_MS";
+/// RocketMQ 5 timer: delivery delay in seconds from the store time.
+pub const TIMER_DELAY_SEC: &str = "TIMER_DELAY_SEC";
+/// RocketMQ 5 timer: the due time the broker computed, epoch ms (kept on delivery).
+pub const TIMER_OUT_MS: &str = "TIMER_OUT_MS";
+/// RocketMQ 5 timer: when the broker put the message into its timer wheel.
+pub const TIMER_ENQUEUE_MS: &str = "TIMER_ENQUEUE_MS";
+/// RocketMQ 5 timer: when the broker took the message out of its timer wheel.
+pub const TIMER_DEQUEUE_MS: &str = "TIMER_DEQUEUE_MS";
 
 /// Every standard key above, for tools and tests.
 pub const STANDARD_KEYS: [&str; 35] = [
