@@ -417,9 +417,16 @@ async fn a_failed_send_back_becomes_a_retry_copy_sent_by_the_consumer() {
     assert_eq!(props.get("RETRY_TOPIC"), Some("T"));
     assert_eq!(props.get("TAGS"), Some("A"));
     assert_eq!(props.get("ORIGIN_MESSAGE_ID"), uniq.as_deref());
-    assert_eq!(props.get("UNIQ_KEY"), uniq.as_deref(), "the id users see is kept");
+    assert_eq!(
+        props.get("UNIQ_KEY"),
+        uniq.as_deref(),
+        "the id users see is kept"
+    );
     assert_eq!(props.get("DELAY"), Some("3"), "3 + reconsume times 0");
-    assert_eq!(copy.reconsume_times, 1, "the count travels in the send header");
+    assert_eq!(
+        copy.reconsume_times, 1,
+        "the count travels in the send header"
+    );
     assert_eq!(props.get("RECONSUME_TIME"), None);
     assert_eq!(props.get("MAX_RECONSUME_TIMES"), None);
     // Nothing is lost, so the offset moves past the original.
@@ -458,6 +465,10 @@ async fn a_message_neither_the_broker_nor_the_producer_takes_back_is_consumed_ag
     eventually(|| calls.load(std::sync::atomic::Ordering::SeqCst) >= 2).await;
     eventually(|| c.committed_offset(&mq) == Some(1)).await;
     assert!(cluster.stored("%RETRY%cg").is_empty());
-    assert!(!cluster.requests_with(0, request::CONSUMER_SEND_MSG_BACK).is_empty());
+    assert!(
+        !cluster
+            .requests_with(0, request::CONSUMER_SEND_MSG_BACK)
+            .is_empty()
+    );
     c.shutdown().await;
 }

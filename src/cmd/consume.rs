@@ -106,10 +106,7 @@ async fn consume(args: Args) -> anyhow::Result<()> {
             async { ConsumeResult::Success }
         })
     };
-    let consumer = builder
-        .start()
-        .await
-        .context("cannot start the consumer")?;
+    let consumer = builder.start().await.context("cannot start the consumer")?;
     eprintln!(
         "consuming {} as group {} ({}{}); Ctrl-C stops",
         args.topic,

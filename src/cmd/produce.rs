@@ -249,7 +249,10 @@ mod tests {
         let msg = message(&args, b"x".to_vec());
         assert_eq!(msg.deliver_time_ms(), Some(1_796_180_645_000));
         let args = parse(&["--topic", "T", "--deliver-at", "1796180645000", "x"]).unwrap();
-        assert_eq!(message(&args, b"x".to_vec()).deliver_time_ms(), Some(1_796_180_645_000));
+        assert_eq!(
+            message(&args, b"x".to_vec()).deliver_time_ms(),
+            Some(1_796_180_645_000)
+        );
         let args = parse(&["--topic", "T", "--deliver-after", "30s", "x"]).unwrap();
         assert_eq!(args.deliver_after, Some(std::time::Duration::from_secs(30)));
         assert!(message(&args, b"x".to_vec()).deliver_time_ms().is_some());
@@ -262,7 +265,17 @@ mod tests {
         let err = parse(&["--topic", "T", "--deliver-at", "soon"]).unwrap_err();
         assert!(err.to_string().contains("RFC 3339"), "{err}");
         assert!(parse(&["--topic", "T", "--deliver-after", "1s", "--deliver-at", "5"]).is_err());
-        assert!(parse(&["--topic", "T", "--deliver-after", "1s", "--delay-level", "2"]).is_err());
+        assert!(
+            parse(&[
+                "--topic",
+                "T",
+                "--deliver-after",
+                "1s",
+                "--delay-level",
+                "2"
+            ])
+            .is_err()
+        );
     }
 
     #[test]

@@ -48,7 +48,10 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     }
     let duration = Duration::from_millis(total_ms);
     if duration > DURATION_MAX {
-        return Err(format!("{text:?} is longer than {} days", DURATION_MAX.as_secs() / 86_400));
+        return Err(format!(
+            "{text:?} is longer than {} days",
+            DURATION_MAX.as_secs() / 86_400
+        ));
     }
     Ok(duration)
 }
@@ -78,7 +81,9 @@ fn rfc3339_ms(text: &str) -> Option<i64> {
     let bytes = text.as_bytes();
     let field = |from: usize, len: usize| -> Option<i64> {
         let part = text.get(from..from + len)?;
-        part.bytes().all(|b| b.is_ascii_digit()).then(|| part.parse().ok())?
+        part.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| part.parse().ok())?
     };
     let sep = |at: usize, want: &[u8]| bytes.get(at).is_some_and(|b| want.contains(b));
     if !(sep(4, b"-") && sep(7, b"-") && sep(10, b"Tt ") && sep(13, b":") && sep(16, b":")) {
@@ -98,7 +103,11 @@ fn rfc3339_ms(text: &str) -> Option<i64> {
     let mut at = 19;
     let mut millis = 0;
     if sep(at, b".") {
-        let digits = bytes.get(at + 1..)?.iter().take_while(|b| b.is_ascii_digit()).count();
+        let digits = bytes
+            .get(at + 1..)?
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
         if digits == 0 {
             return None;
         }
@@ -174,11 +183,25 @@ mod tests {
 
     #[test]
     fn bad_durations_are_refused_with_the_expected_form() {
-        for bad in ["", "30", "s", "30x", "30sec", "-5s", "1.5s", "5 s", "99999999999999999999s"] {
+        for bad in [
+            "",
+            "30",
+            "s",
+            "30x",
+            "30sec",
+            "-5s",
+            "1.5s",
+            "5 s",
+            "99999999999999999999s",
+        ] {
             let err = parse_duration(bad).unwrap_err();
             assert!(!err.is_empty(), "{bad:?}");
         }
-        assert!(parse_duration("30").unwrap_err().contains("expected a duration"));
+        assert!(
+            parse_duration("30")
+                .unwrap_err()
+                .contains("expected a duration")
+        );
         assert!(parse_duration("3651d").unwrap_err().contains("longer than"));
     }
 
@@ -197,7 +220,10 @@ mod tests {
             ms(parse_time("2026-12-01T22:04:05.123456-05:00").unwrap()),
             1_796_180_645_123
         );
-        assert_eq!(ms(parse_time("2024-02-29T00:00:00Z").unwrap()), 1_709_164_800_000);
+        assert_eq!(
+            ms(parse_time("2024-02-29T00:00:00Z").unwrap()),
+            1_709_164_800_000
+        );
         assert_eq!(ms(parse_time("1796180645000").unwrap()), 1_796_180_645_000);
     }
 

@@ -174,7 +174,8 @@ pub async fn lock_batch(
         mq_set: mqs,
         only_this_broker: false,
     };
-    let request = RemotingCommand::request(request::LOCK_BATCH_MQ).with_body(json(request::LOCK_BATCH_MQ, &body)?);
+    let request = RemotingCommand::request(request::LOCK_BATCH_MQ)
+        .with_body(json(request::LOCK_BATCH_MQ, &body)?);
     let reply = instance.invoke(&addr, request).await?;
     if reply.code != response::SUCCESS {
         return Err(refused(request::LOCK_BATCH_MQ, &reply));
@@ -203,7 +204,8 @@ pub async fn unlock_batch(
         mq_set: mqs,
         only_this_broker: false,
     };
-    let request = RemotingCommand::request(request::UNLOCK_BATCH_MQ).with_body(json(request::UNLOCK_BATCH_MQ, &body)?);
+    let request = RemotingCommand::request(request::UNLOCK_BATCH_MQ)
+        .with_body(json(request::UNLOCK_BATCH_MQ, &body)?);
     let reply = instance.invoke(&addr, request).await?;
     if reply.code != response::SUCCESS {
         return Err(refused(request::UNLOCK_BATCH_MQ, &reply));

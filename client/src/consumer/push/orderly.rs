@@ -173,7 +173,11 @@ impl PushShared {
     /// Whether this client may consume `pq` now, locking it again if its
     /// lease ran out.
     async fn may_consume(&self, mq: &MessageQueue, pq: &ProcessQueue) -> bool {
-        if !self.needs_locks() || pq.orderly.lease_valid(Instant::now(), self.config.lock_lease) {
+        if !self.needs_locks()
+            || pq
+                .orderly
+                .lease_valid(Instant::now(), self.config.lock_lease)
+        {
             return true;
         }
         let now = Instant::now();
@@ -236,7 +240,12 @@ impl PushShared {
 
     /// Removes consumed offsets and commits the queue's new position, even
     /// if the queue was just taken away: the release commits after this.
-    fn settle_orderly(&self, mq: &MessageQueue, pq: &ProcessQueue, offsets: impl Iterator<Item = i64>) {
+    fn settle_orderly(
+        &self,
+        mq: &MessageQueue,
+        pq: &ProcessQueue,
+        offsets: impl Iterator<Item = i64>,
+    ) {
         if let Some(commit) = pq.remove(offsets) {
             self.offsets.update(mq, commit, true);
         }

@@ -7,8 +7,9 @@ use std::sync::atomic::Ordering;
 use ringmq_net::body::MessageModel;
 
 use super::{
-    FLOW_CONTROL_DELAY, ListenerKind, LOCAL_RECONSUME_ATTEMPTS_MAX, LOCAL_RECONSUME_DELAY, PULL_RETRY_DELAY,
-    PushShared, QUEUE_CACHED_BYTES_MAX, QUEUE_CACHED_MESSAGES_MAX, QUEUE_SPAN_MAX,
+    FLOW_CONTROL_DELAY, LOCAL_RECONSUME_ATTEMPTS_MAX, LOCAL_RECONSUME_DELAY, ListenerKind,
+    PULL_RETRY_DELAY, PushShared, QUEUE_CACHED_BYTES_MAX, QUEUE_CACHED_MESSAGES_MAX,
+    QUEUE_SPAN_MAX,
 };
 use crate::consumer::broker::{self, PullOutcome, PullSpec};
 use crate::consumer::message_ext::{MessageExt, restore_retry_topic};

@@ -26,8 +26,8 @@ impl PushShared {
         for topic in self.subscriptions.keys() {
             match rebalancer.allocation(topic).await {
                 Ok(mine) => {
-                    changed |= rebalance::apply(&rebalancer, &assignee, Scope::Topic(topic), mine)
-                        .await;
+                    changed |=
+                        rebalance::apply(&rebalancer, &assignee, Scope::Topic(topic), mine).await;
                 }
                 Err(error) => tracing::debug!(%topic, %error, "rebalance skipped"),
             }

@@ -53,10 +53,7 @@ pub(crate) fn retry_copy(
     copy.set_system_property(names::ORIGIN_MESSAGE_ID, origin);
     copy.set_system_property(names::RETRY_TOPIC, msg.topic.clone());
     copy.set_system_property(names::RECONSUME_TIME, reconsume_times.to_string());
-    copy.set_system_property(
-        names::MAX_RECONSUME_TIMES,
-        max_reconsume_times.to_string(),
-    );
+    copy.set_system_property(names::MAX_RECONSUME_TIMES, max_reconsume_times.to_string());
     let level = RETRY_DELAY_LEVEL_BASE.saturating_add(msg.reconsume_times.max(0));
     copy.set_system_property(names::DELAY, level.to_string());
     copy
