@@ -29,6 +29,8 @@ pub const PROPERTY_KEYS: &str = properties::KEYS;
 pub const PROPERTY_WAIT: &str = properties::WAIT;
 /// Property: delay level 1..18.
 pub const PROPERTY_DELAY: &str = properties::DELAY;
+/// Property (RocketMQ 5 timer): deliver at this time, ms since the epoch.
+pub const PROPERTY_TIMER_DELIVER_MS: &str = properties::TIMER_DELIVER_MS;
 /// Property: the client-generated unique message id.
 pub const PROPERTY_UNIQ_KEY: &str = properties::UNIQ_KEY;
 /// Property: original topic of a retried message.
@@ -89,6 +91,17 @@ pub const RESERVED_PROPERTY_NAMES: &[&str] = &[
     properties::INNER_MULTI_DISPATCH,
     properties::INNER_MULTI_QUEUE_OFFSET,
     properties::START_DELIVER_TIME,
+];
+
+/// Timer properties of RocketMQ 5 the client sets itself; user properties
+/// may not use them either.
+pub const TIMER_PROPERTY_NAMES: &[&str] = &[
+    properties::TIMER_DELIVER_MS,
+    properties::TIMER_DELAY_MS,
+    properties::TIMER_DELAY_SEC,
+    properties::TIMER_OUT_MS,
+    properties::TIMER_ENQUEUE_MS,
+    properties::TIMER_DEQUEUE_MS,
 ];
 
 /// Topics the broker refuses sends to (spec §2.3 step 2).
@@ -247,6 +260,41 @@ impl Message {
         self
     }
 
+    /// Delivers the message at `when` (RocketMQ 5's timer: the
+    /// `TIMER_DELIVER_MS` property, ms since the epoch; a time before the
+    /// epoch means "now"). Replaces any delay level.
+    ///
+    /// ```
+    /// use ringmq_client::Message;
+    /// use std::time::{Duration, UNIX_EPOCH};
+    ///
+    /// let msg = Message::new("Orders", "x").deliver_at(UNIX_EPOCH + Duration::from_millis(1_700_000_000_123));
+    /// assert_eq!(msg.deliver_time_ms(), Some(1_700_000_000_123));
+    /// ```
+    pub fn deliver_at(mut self, when: std::time::SystemTime) -> Self {
+        let ms = when
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        self.properties.remove(PROPERTY_DELAY);
+        self.properties
+            .insert(PROPERTY_TIMER_DELIVER_MS.into(), ms.to_string());
+        self
+    }
+
+    /// Delivers the message `delay` from now (sets `TIMER_DELIVER_MS` to
+    /// the local clock plus `delay`).
+    pub fn deliver_after(self, delay: std::time::Duration) -> Self {
+        let now = std::time::SystemTime::now();
+        let when = now.checked_add(delay).unwrap_or(now);
+        self.deliver_at(when)
+    }
+
+    /// The timed delivery, ms since the epoch, if one is set.
+    pub fn deliver_time_ms(&self) -> Option<i64> {
+        self.property(PROPERTY_TIMER_DELIVER_MS)?.parse().ok()
+    }
+
     /// Sets the user flag stored verbatim with the message.
     pub fn with_flag(mut self, flag: i32) -> Self {
         self.flag = flag;
@@ -338,7 +386,9 @@ impl Message {
             });
         }
         for name in &self.user_keys {
-            if RESERVED_PROPERTY_NAMES.contains(&name.as_str()) {
+            if RESERVED_PROPERTY_NAMES.contains(&name.as_str())
+                || TIMER_PROPERTY_NAMES.contains(&name.as_str())
+            {
                 return Err(ValidationError::PropertyReserved(name.clone()));
             }
         }
@@ -346,6 +396,13 @@ impl Message {
             if !is_legal_property_text(name) || !is_legal_property_text(value) {
                 return Err(ValidationError::PropertyIllegal(name.clone()));
             }
+        }
+        if let Some(raw) = self.property(PROPERTY_TIMER_DELIVER_MS)
+            && raw.parse::<i64>().map_or(true, |ms| ms < 0)
+        {
+            return Err(ValidationError::PropertyIllegal(
+                PROPERTY_TIMER_DELIVER_MS.to_string(),
+            ));
         }
         let props = self.encoded_properties_len();
         if props > PROPERTIES_SIZE_MAX {
@@ -411,6 +468,35 @@ mod tests {
             msg.validate(BODY_SIZE_MAX),
             Err(ValidationError::PropertyIllegal(_))
         ));
+    }
+
+    #[test]
+    fn timed_delivery_is_the_timer_deliver_ms_property() {
+        use std::time::{Duration, SystemTime, UNIX_EPOCH};
+        let at = UNIX_EPOCH + Duration::from_millis(1_800_000_000_456);
+        let msg = Message::new("T", "x").with_delay_level(3).deliver_at(at);
+        assert_eq!(msg.property("TIMER_DELIVER_MS"), Some("1800000000456"));
+        assert_eq!(msg.deliver_time_ms(), Some(1_800_000_000_456));
+        assert_eq!(msg.delay_level(), 0, "a timer replaces the delay level");
+        assert_eq!(msg.validate(BODY_SIZE_MAX), Ok(()));
+        let before = SystemTime::now();
+        let msg = Message::new("T", "x").deliver_after(Duration::from_secs(30));
+        let ms = msg.deliver_time_ms().unwrap();
+        let low = before.duration_since(UNIX_EPOCH).unwrap() + Duration::from_secs(30);
+        assert!(ms >= i64::try_from(low.as_millis()).unwrap());
+        let msg = Message::new("T", "x").deliver_at(UNIX_EPOCH - Duration::from_secs(1));
+        assert_eq!(msg.deliver_time_ms(), Some(0));
+    }
+
+    #[test]
+    fn timer_properties_cannot_be_set_as_user_properties() {
+        for name in TIMER_PROPERTY_NAMES {
+            let msg = Message::new("T", "x").with_property(*name, "5");
+            assert_eq!(
+                msg.validate(BODY_SIZE_MAX),
+                Err(ValidationError::PropertyReserved((*name).to_string()))
+            );
+        }
     }
 
     #[test]

@@ -389,3 +389,86 @@ async fn when_a_consumer_leaves_the_other_takes_its_queues_from_the_committed_of
     );
     c1.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_failed_send_back_becomes_a_retry_copy_sent_by_the_consumer() {
+    let cluster = FakeCluster::start(1).await;
+    cluster.create_topic("T", 1);
+    produce(
+        &cluster,
+        "T",
+        vec![Message::new("T", "fail me").with_tags("A")],
+    )
+    .await;
+    cluster.broker(0).fail_send_back_with = Some(ringmq_net::code::response::SYSTEM_ERROR);
+    let c = consumer(&cluster, "cg", "T", "*")
+        .listener(|_| async { ConsumeResult::ReconsumeLater })
+        .start()
+        .await
+        .unwrap();
+    eventually(|| !cluster.stored("%RETRY%cg").is_empty()).await;
+    let original = cluster.stored("T").remove(0).1;
+    let copy = cluster.stored("%RETRY%cg").remove(0).1;
+    let props = ringmq_net::properties::Properties::parse(&copy.properties);
+    let uniq = ringmq_net::properties::Properties::parse(&original.properties)
+        .get("UNIQ_KEY")
+        .map(str::to_string);
+    assert_eq!(copy.body.as_ref(), b"fail me");
+    assert_eq!(props.get("RETRY_TOPIC"), Some("T"));
+    assert_eq!(props.get("TAGS"), Some("A"));
+    assert_eq!(props.get("ORIGIN_MESSAGE_ID"), uniq.as_deref());
+    assert_eq!(
+        props.get("UNIQ_KEY"),
+        uniq.as_deref(),
+        "the id users see is kept"
+    );
+    assert_eq!(props.get("DELAY"), Some("3"), "3 + reconsume times 0");
+    assert_eq!(
+        copy.reconsume_times, 1,
+        "the count travels in the send header"
+    );
+    assert_eq!(props.get("RECONSUME_TIME"), None);
+    assert_eq!(props.get("MAX_RECONSUME_TIMES"), None);
+    // Nothing is lost, so the offset moves past the original.
+    let mq = ringmq_client::MessageQueue::new("T", "broker-a", 0);
+    eventually(|| c.committed_offset(&mq) == Some(1)).await;
+    c.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_message_neither_the_broker_nor_the_producer_takes_back_is_consumed_again_locally() {
+    let cluster = FakeCluster::start(1).await;
+    cluster.create_topic("T", 1);
+    produce(&cluster, "T", vec![Message::new("T", "stubborn")]).await;
+    {
+        let mut b = cluster.broker(0);
+        b.fail_send_back_with = Some(ringmq_net::code::response::SYSTEM_ERROR);
+        b.fail_sends_with = Some(ringmq_net::code::response::SYSTEM_ERROR);
+    }
+    let calls = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let seen = calls.clone();
+    let c = consumer(&cluster, "cg", "T", "*")
+        .listener(move |_| {
+            let n = seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async move {
+                if n == 0 {
+                    ConsumeResult::ReconsumeLater
+                } else {
+                    ConsumeResult::Success
+                }
+            }
+        })
+        .start()
+        .await
+        .unwrap();
+    let mq = ringmq_client::MessageQueue::new("T", "broker-a", 0);
+    eventually(|| calls.load(std::sync::atomic::Ordering::SeqCst) >= 2).await;
+    eventually(|| c.committed_offset(&mq) == Some(1)).await;
+    assert!(cluster.stored("%RETRY%cg").is_empty());
+    assert!(
+        !cluster
+            .requests_with(0, request::CONSUMER_SEND_MSG_BACK)
+            .is_empty()
+    );
+    c.shutdown().await;
+}

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
+use ringmq_client::consumer::orderly::ConsumeOrderlyStatus;
 use ringmq_client::consumer::push::PushConsumer;
 use ringmq_client::consumer::{ConsumeFrom, ConsumeResult, MessageExt, MessageModel};
 
@@ -54,6 +55,10 @@ pub struct Args {
     pub broadcast: bool,
     #[command(flatten)]
     pub credentials: super::credentials::CredentialArgs,
+    /// Orderly: lock each queue at its broker and read its messages
+    /// strictly in offset order, one queue at a time per queue.
+    #[arg(long)]
+    pub orderly: bool,
 }
 
 /// Runs the subcommand.
@@ -69,7 +74,11 @@ async fn consume(args: Args) -> anyhow::Result<()> {
     let received = Arc::new(AtomicU64::new(0));
     let (reached_tx, mut reached) = tokio::sync::mpsc::channel::<()>(1);
     let count = args.count;
-    let listener_received = received.clone();
+    let printer = Printer {
+        received: received.clone(),
+        reached: reached_tx,
+        count,
+    };
     let model = if args.broadcast {
         MessageModel::Broadcasting
     } else {
@@ -78,7 +87,7 @@ async fn consume(args: Args) -> anyhow::Result<()> {
     // One message per listener call, one call at a time: the count stops
     // the stream between two messages, and lines never interleave.
     args.credentials.install();
-    let consumer = super::credentials::push_consumer(PushConsumer::builder(args.group.as_str()))
+    let builder = super::credentials::push_consumer(PushConsumer::builder(args.group.as_str()))
         .namesrv(&args.namesrv)
         .subscribe(args.topic.as_str(), args.tag.as_str())
         .message_model(model)
@@ -88,33 +97,29 @@ async fn consume(args: Args) -> anyhow::Result<()> {
             ConsumeFrom::LastOffset
         })
         .consume_concurrency(1)
-        .consume_batch_size(1)
-        .listener(move |msgs| {
-            let received = listener_received.clone();
-            let reached = reached_tx.clone();
-            async move {
-                for msg in &msgs {
-                    println!("{}", describe(msg));
-                    let n = received.fetch_add(1, Ordering::AcqRel) + 1;
-                    if count.is_some_and(|c| n >= c) {
-                        let _ = reached.try_send(());
-                    }
-                }
-                ConsumeResult::Success
-            }
+        .consume_batch_size(1);
+    let builder = if args.orderly {
+        builder.orderly_listener(move |msgs, _context| {
+            printer.print(&msgs);
+            async { ConsumeOrderlyStatus::Success }
         })
-        .start()
-        .await
-        .context("cannot start the consumer")?;
+    } else {
+        builder.listener(move |msgs| {
+            printer.print(&msgs);
+            async { ConsumeResult::Success }
+        })
+    };
+    let consumer = builder.start().await.context("cannot start the consumer")?;
     eprintln!(
-        "consuming {} as group {} ({}); Ctrl-C stops",
+        "consuming {} as group {} ({}{}); Ctrl-C stops",
         args.topic,
         args.group,
         if args.broadcast {
             "broadcasting"
         } else {
             "clustering"
-        }
+        },
+        if args.orderly { ", orderly" } else { "" }
     );
     let timeout = args
         .timeout
@@ -131,6 +136,25 @@ async fn consume(args: Args) -> anyhow::Result<()> {
         received.load(Ordering::Acquire)
     );
     Ok(())
+}
+
+/// Prints what the listener receives and signals when `count` is reached.
+struct Printer {
+    received: Arc<AtomicU64>,
+    reached: tokio::sync::mpsc::Sender<()>,
+    count: Option<u64>,
+}
+
+impl Printer {
+    fn print(&self, msgs: &[MessageExt]) {
+        for msg in msgs {
+            println!("{}", describe(msg));
+            let n = self.received.fetch_add(1, Ordering::AcqRel) + 1;
+            if self.count.is_some_and(|c| n >= c) {
+                let _ = self.reached.try_send(());
+            }
+        }
+    }
 }
 
 /// One line about a received message.
@@ -179,7 +203,7 @@ mod tests {
         let args = parse(&["--topic", "T"]).unwrap();
         assert_eq!(args.namesrv, STANDALONE_NAMESRV);
         assert_eq!(args.tag, "*");
-        assert!(!args.from_beginning && !args.broadcast);
+        assert!(!args.from_beginning && !args.broadcast && !args.orderly);
         assert_eq!(args.count, None);
     }
 
@@ -198,12 +222,13 @@ mod tests {
             "--count",
             "7",
             "--broadcast",
+            "--orderly",
         ])
         .unwrap();
         assert_eq!(args.group, "G");
         assert_eq!(args.tag, "A || B");
         assert_eq!(args.count, Some(7));
-        assert!(args.from_beginning && args.broadcast);
+        assert!(args.from_beginning && args.broadcast && args.orderly);
     }
 
     #[test]

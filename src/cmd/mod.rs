@@ -8,6 +8,7 @@ pub mod credentials;
 pub mod nameserver;
 pub mod produce;
 pub mod standalone;
+pub mod time_arg;
 
 /// Logs go to stderr; `RUST_LOG` filters them, else `default_level`
 /// (`"info"`, or `"warn"` for a command whose output logs would garble).

@@ -46,6 +46,13 @@ pub struct Args {
     /// Delay level (1 = 1 s ... 18 = 2 h in RocketMQ's default table).
     #[arg(long)]
     pub delay_level: Option<u32>,
+    /// Deliver this long after sending (`30s`, `5m`, `1h30m`; RocketMQ 5
+    /// timer property `TIMER_DELIVER_MS`).
+    #[arg(long, value_parser = super::time_arg::parse_duration, conflicts_with_all = ["delay_level", "deliver_at"])]
+    pub deliver_after: Option<std::time::Duration>,
+    /// Deliver at this time: RFC 3339 (`2026-12-02T03:04:05Z`) or epoch ms.
+    #[arg(long, value_parser = super::time_arg::parse_time, conflicts_with = "delay_level")]
+    pub deliver_at: Option<std::time::SystemTime>,
     /// Producer group.
     #[arg(long, default_value = "ringmq-cli-producer")]
     pub group: String,
@@ -165,6 +172,12 @@ pub fn message(args: &Args, body: Vec<u8>) -> Message {
     if let Some(level) = args.delay_level {
         msg = msg.with_delay_level(level);
     }
+    if let Some(delay) = args.deliver_after {
+        msg = msg.deliver_after(delay);
+    }
+    if let Some(when) = args.deliver_at {
+        msg = msg.deliver_at(when);
+    }
     msg
 }
 
@@ -231,6 +244,41 @@ mod tests {
     fn a_property_without_equals_or_name_is_refused() {
         assert!(parse(&["--topic", "T", "--property", "novalue"]).is_err());
         assert!(parse(&["--topic", "T", "--property", "=v"]).is_err());
+    }
+
+    #[test]
+    fn deliver_flags_set_the_timer_property() {
+        let args = parse(&["--topic", "T", "--deliver-at", "2026-12-02T03:04:05Z", "x"]).unwrap();
+        let msg = message(&args, b"x".to_vec());
+        assert_eq!(msg.deliver_time_ms(), Some(1_796_180_645_000));
+        let args = parse(&["--topic", "T", "--deliver-at", "1796180645000", "x"]).unwrap();
+        assert_eq!(
+            message(&args, b"x".to_vec()).deliver_time_ms(),
+            Some(1_796_180_645_000)
+        );
+        let args = parse(&["--topic", "T", "--deliver-after", "30s", "x"]).unwrap();
+        assert_eq!(args.deliver_after, Some(std::time::Duration::from_secs(30)));
+        assert!(message(&args, b"x".to_vec()).deliver_time_ms().is_some());
+    }
+
+    #[test]
+    fn bad_or_conflicting_deliver_flags_are_refused_clearly() {
+        let err = parse(&["--topic", "T", "--deliver-after", "30"]).unwrap_err();
+        assert!(err.to_string().contains("expected a duration"), "{err}");
+        let err = parse(&["--topic", "T", "--deliver-at", "soon"]).unwrap_err();
+        assert!(err.to_string().contains("RFC 3339"), "{err}");
+        assert!(parse(&["--topic", "T", "--deliver-after", "1s", "--deliver-at", "5"]).is_err());
+        assert!(
+            parse(&[
+                "--topic",
+                "T",
+                "--deliver-after",
+                "1s",
+                "--delay-level",
+                "2"
+            ])
+            .is_err()
+        );
     }
 
     #[test]

@@ -1,9 +1,14 @@
 //! The consumer's requests to brokers: offsets (query, update, max, search),
-//! the consumer list of a group, pulls and send-backs (spec §2.4, §2.5, §2.7).
+//! the consumer list of a group, pulls, send-backs and the queue locks of
+//! orderly consumption (spec §2.4, §2.5, §2.7).
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
-use ringmq_net::body::{ConsumerListByGroupResponseBody, decode_json};
+use ringmq_net::body::{
+    ConsumerListByGroupResponseBody, LockBatchRequestBody, LockBatchResponseBody,
+    UnlockBatchRequestBody, decode_json, encode_json,
+};
 use ringmq_net::code::{request, response};
 use ringmq_net::command::RemotingCommand;
 use ringmq_net::header::{
@@ -128,6 +133,92 @@ pub async fn update_offset(
     let request = RemotingCommand::request(request::UPDATE_CONSUMER_OFFSET).with_header(&header);
     instance.invoke_oneway(&addr, request).await?;
     Ok(())
+}
+
+/// UPDATE_CONSUMER_OFFSET as a request: returns once the broker stored the
+/// offset (before an orderly consumer releases the queue's lock).
+pub async fn commit_offset(
+    instance: &ClientInstance,
+    group: &str,
+    mq: &MessageQueue,
+    offset: i64,
+) -> Result<(), ConsumerError> {
+    let addr = master(instance, &mq.broker_name)?;
+    let header = UpdateConsumerOffsetRequestHeader {
+        consumer_group: group.to_string(),
+        topic: mq.topic.clone(),
+        queue_id: mq.queue_id,
+        commit_offset: offset,
+        bname: None,
+    };
+    let request = RemotingCommand::request(request::UPDATE_CONSUMER_OFFSET).with_header(&header);
+    let reply = instance.invoke(&addr, request).await?;
+    if reply.code != response::SUCCESS {
+        return Err(refused(request::UPDATE_CONSUMER_OFFSET, &reply));
+    }
+    Ok(())
+}
+
+/// LOCK_BATCH_MQ to the master of `broker`: locks (or renews) `mqs` for
+/// this client; returns the queues it now holds.
+pub async fn lock_batch(
+    instance: &ClientInstance,
+    group: &str,
+    broker: &str,
+    mqs: BTreeSet<MessageQueue>,
+) -> Result<BTreeSet<MessageQueue>, ConsumerError> {
+    let addr = master(instance, broker)?;
+    let body = LockBatchRequestBody {
+        client_id: instance.client_id().to_string(),
+        consumer_group: group.to_string(),
+        mq_set: mqs,
+        only_this_broker: false,
+    };
+    let request = RemotingCommand::request(request::LOCK_BATCH_MQ)
+        .with_body(json(request::LOCK_BATCH_MQ, &body)?);
+    let reply = instance.invoke(&addr, request).await?;
+    if reply.code != response::SUCCESS {
+        return Err(refused(request::LOCK_BATCH_MQ, &reply));
+    }
+    let answer: LockBatchResponseBody =
+        decode_json(&reply.body).map_err(|e| ConsumerError::Broker {
+            request: request::LOCK_BATCH_MQ,
+            code: reply.code,
+            remark: e.to_string(),
+        })?;
+    Ok(answer.lock_ok_mq_set)
+}
+
+/// UNLOCK_BATCH_MQ to the master of `broker`: releases this client's locks
+/// on `mqs`.
+pub async fn unlock_batch(
+    instance: &ClientInstance,
+    group: &str,
+    broker: &str,
+    mqs: BTreeSet<MessageQueue>,
+) -> Result<(), ConsumerError> {
+    let addr = master(instance, broker)?;
+    let body = UnlockBatchRequestBody {
+        client_id: instance.client_id().to_string(),
+        consumer_group: group.to_string(),
+        mq_set: mqs,
+        only_this_broker: false,
+    };
+    let request = RemotingCommand::request(request::UNLOCK_BATCH_MQ)
+        .with_body(json(request::UNLOCK_BATCH_MQ, &body)?);
+    let reply = instance.invoke(&addr, request).await?;
+    if reply.code != response::SUCCESS {
+        return Err(refused(request::UNLOCK_BATCH_MQ, &reply));
+    }
+    Ok(())
+}
+
+fn json<T: serde::Serialize>(request: i32, body: &T) -> Result<Vec<u8>, ConsumerError> {
+    encode_json(body).map_err(|e| ConsumerError::Broker {
+        request,
+        code: response::SYSTEM_ERROR,
+        remark: format!("cannot encode a request body: {e}"),
+    })
 }
 
 /// GET_MAX_OFFSET: the queue's end (next offset to be written).
@@ -287,18 +378,26 @@ pub async fn pull(
     })
 }
 
-/// CONSUMER_SEND_MSG_BACK: hand a failed message to the broker's retry path.
+/// The delay level of a send-back that goes straight to the group's DLQ.
+pub const DELAY_LEVEL_DLQ: i32 = -1;
+/// The delay level of a send-back whose delay the broker chooses
+/// (3 + reconsume times).
+pub const DELAY_LEVEL_BROKER: i32 = 0;
+
+/// CONSUMER_SEND_MSG_BACK: hand a failed message to the broker's retry path
+/// ([`DELAY_LEVEL_BROKER`]) or its DLQ ([`DELAY_LEVEL_DLQ`]).
 pub async fn send_back(
     instance: &ClientInstance,
     group: &str,
     msg: &MessageExt,
     max_reconsume_times: i32,
+    delay_level: i32,
 ) -> Result<(), ConsumerError> {
     let addr = master(instance, &msg.broker_name)?;
     let header = ConsumerSendMsgBackRequestHeader {
         offset: msg.commit_log_offset,
         group: group.to_string(),
-        delay_level: 0,
+        delay_level,
         origin_msg_id: Some(msg.msg_id.clone()),
         origin_topic: Some(msg.topic.clone()),
         unit_mode: false,

@@ -5,9 +5,11 @@
 pub mod broker;
 pub mod message_ext;
 pub mod offset_store;
+pub mod orderly;
 pub mod process_queue;
 pub mod pull;
 pub mod push;
+pub(crate) mod rebalance;
 pub mod subscription;
 
 pub use message_ext::MessageExt;

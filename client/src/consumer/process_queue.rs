@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::Notify;
 
+use super::orderly::OrderlyQueue;
+
 /// Counters and contents of one process queue.
 #[derive(Debug, Default)]
 struct Buffered {
@@ -25,6 +27,8 @@ pub struct ProcessQueue {
     dropped: AtomicBool,
     /// Wakes the pull loop when the queue is dropped.
     pub dropped_signal: Notify,
+    /// The messages, broker lock and consume turn of orderly consumption.
+    pub orderly: OrderlyQueue,
 }
 
 impl ProcessQueue {

@@ -25,7 +25,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -37,6 +37,7 @@ use tokio::task::JoinHandle;
 use super::broker::{self, PullOutcome, PullSpec};
 use super::message_ext::MessageExt;
 use super::offset_store::OffsetTable;
+use super::rebalance::{self, Assignee, Rebalancer, Scope};
 use super::subscription::Subscription;
 use super::{ConsumeFrom, ConsumerError, DEFAULT_CONSUMER_GROUP};
 use crate::allocate::{AllocateStrategy, Averagely};
@@ -412,9 +413,10 @@ impl LiteShared {
             .lock()
             .map(|s| s.keys().cloned().collect())
             .unwrap_or_default();
-        let mut mine = std::collections::BTreeSet::new();
+        let rebalancer = self.rebalancer();
+        let mut mine = BTreeSet::new();
         for topic in topics {
-            match self.allocation(&topic).await {
+            match rebalancer.allocation(&topic).await {
                 Ok(queues) => mine.extend(queues),
                 Err(error) => {
                     tracing::debug!(%topic, %error, "rebalance skipped");
@@ -425,77 +427,20 @@ impl LiteShared {
         self.set_assignment(mine).await;
     }
 
-    async fn allocation(&self, topic: &str) -> Result<Vec<MessageQueue>, ConsumerError> {
-        let route = match self.instance.cached_route(topic) {
-            Some(r) => r,
-            None => self.instance.update_route(topic).await?,
-        };
-        let mq_all = subscribe_queues(topic, &route);
-        let Some(first) = mq_all.first() else {
-            return Ok(Vec::new());
-        };
-        let cids =
-            broker::consumer_ids(&self.instance, &first.broker_name, &self.config.group).await?;
-        self.config
-            .strategy
-            .allocate(
-                &self.config.group,
-                self.instance.client_id(),
-                &mq_all,
-                &cids,
-            )
-            .map_err(ConsumerError::from)
-    }
-
-    async fn set_assignment(self: &Arc<Self>, wanted: std::collections::BTreeSet<MessageQueue>) {
-        let dropped: Vec<(MessageQueue, QueueSlot)> = match self.assigned.lock() {
-            Ok(mut a) => {
-                let gone: Vec<MessageQueue> = a
-                    .keys()
-                    .filter(|mq| !wanted.contains(*mq))
-                    .cloned()
-                    .collect();
-                gone.into_iter()
-                    .filter_map(|mq| a.remove(&mq).map(|s| (mq, s)))
-                    .collect()
-            }
-            Err(_) => return,
-        };
-        for (mq, slot) in dropped {
-            slot.task.abort();
-            if let Some(offset) = self.positions.remove(&mq) {
-                let _ =
-                    broker::update_offset(&self.instance, &self.config.group, &mq, offset).await;
-            }
-        }
-        let current: Vec<MessageQueue> = self
-            .assigned
-            .lock()
-            .map(|a| a.keys().cloned().collect())
-            .unwrap_or_default();
-        for mq in wanted.into_iter().filter(|mq| !current.contains(mq)) {
-            match self.start_offset(&mq).await {
-                Ok(offset) => {
-                    self.positions.update(&mq, offset, false);
-                    self.start_queue(mq, offset);
-                }
-                Err(error) => tracing::debug!(%mq, %error, "cannot start queue yet"),
-            }
+    fn rebalancer(&self) -> Rebalancer<'_> {
+        Rebalancer {
+            instance: &self.instance,
+            group: &self.config.group,
+            model: MessageModel::Clustering,
+            strategy: self.config.strategy.as_ref(),
+            consume_from: self.config.consume_from,
         }
     }
 
-    async fn start_offset(&self, mq: &MessageQueue) -> Result<i64, ConsumerError> {
-        if let Some(offset) = broker::query_offset(&self.instance, &self.config.group, mq)
-            .await?
-            .filter(|o| *o >= 0)
-        {
-            return Ok(offset);
-        }
-        match self.config.consume_from {
-            ConsumeFrom::FirstOffset => Ok(0),
-            ConsumeFrom::LastOffset => broker::max_offset(&self.instance, mq).await,
-            ConsumeFrom::Timestamp(ms) => broker::search_offset(&self.instance, mq, ms).await,
-        }
+    /// Makes `wanted` the whole assignment (subscribed or assigned by hand).
+    async fn set_assignment(self: &Arc<Self>, wanted: BTreeSet<MessageQueue>) {
+        let rebalancer = self.rebalancer();
+        rebalance::apply(&rebalancer, &LiteAssignee(self), Scope::All, wanted).await;
     }
 
     /// (Re)starts the prefetch of `mq` at `offset` under a new generation.
@@ -557,5 +502,41 @@ impl LiteShared {
                 }
             }
         }
+    }
+}
+
+/// The lite pull consumer as rebalance sees it.
+struct LiteAssignee<'a>(&'a Arc<LiteShared>);
+
+impl Assignee for LiteAssignee<'_> {
+    fn owned(&self, scope: Scope<'_>) -> BTreeSet<MessageQueue> {
+        self.0
+            .assigned
+            .lock()
+            .map(|a| a.keys().filter(|mq| scope.contains(mq)).cloned().collect())
+            .unwrap_or_default()
+    }
+
+    async fn release(&self, mq: MessageQueue) {
+        let shared = self.0;
+        let slot = shared.assigned.lock().ok().and_then(|mut a| a.remove(&mq));
+        if let Some(slot) = slot {
+            slot.task.abort();
+        }
+        if let Some(offset) = shared.positions.remove(&mq)
+            && let Err(error) =
+                broker::update_offset(&shared.instance, &shared.config.group, &mq, offset).await
+        {
+            tracing::debug!(%mq, %error, "offset commit of a dropped queue failed");
+        }
+    }
+
+    async fn stored_offset(&self, mq: &MessageQueue) -> Result<Option<i64>, ConsumerError> {
+        broker::query_offset(&self.0.instance, &self.0.config.group, mq).await
+    }
+
+    fn start(&self, mq: MessageQueue, offset: i64) {
+        self.0.positions.update(&mq, offset, false);
+        self.0.start_queue(mq, offset);
     }
 }

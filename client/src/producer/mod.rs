@@ -600,6 +600,7 @@ impl Producer {
     }
 
     fn request(&self, prepared: &Prepared, mq: &MessageQueue) -> RemotingCommand {
+        let (properties, reconsume_times, max_reconsume_times) = retry_counts(prepared);
         let header = SendMessageRequestHeaderV2 {
             producer_group: self.inner.config.group.clone(),
             topic: prepared.topic.clone(),
@@ -609,10 +610,10 @@ impl Producer {
             sys_flag: prepared.sys_flag,
             born_timestamp: ringmq_net::message_id::now_ms(),
             flag: prepared.flag,
-            properties: Some(prepared.properties.clone()),
-            reconsume_times: Some(0),
+            properties: Some(properties),
+            reconsume_times: Some(reconsume_times),
             unit_mode: false,
-            max_reconsume_times: None,
+            max_reconsume_times,
             batch: prepared.batch,
             broker_name: Some(mq.broker_name.clone()),
             bname: None,
@@ -630,13 +631,35 @@ impl Producer {
     }
 }
 
+/// A send to a retry topic carries its counts in the header, not in the
+/// properties (Java `sendKernelImpl`): returns the properties to send, the
+/// reconsume times and the max reconsume times.
+fn retry_counts(prepared: &Prepared) -> (String, i32, Option<i32>) {
+    if !ringmq_net::topic::is_retry_topic(&prepared.topic) {
+        return (prepared.properties.clone(), 0, None);
+    }
+    let mut props = Properties::parse(&prepared.properties);
+    let times = props
+        .remove(ringmq_net::properties::RECONSUME_TIME)
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    let max = props
+        .remove(ringmq_net::properties::MAX_RECONSUME_TIMES)
+        .and_then(|v| v.trim().parse().ok());
+    (props.encode(), times, max)
+}
+
 fn check_batchable(msg: &Message, topic: &str, wait: &str) -> Result<(), ValidationError> {
     if msg.topic() != topic {
         return Err(ValidationError::BatchIllegal(
             "all messages must share one topic",
         ));
     }
-    if msg.property(PROPERTY_DELAY).is_some() {
+    if msg.property(PROPERTY_DELAY).is_some()
+        || msg
+            .property(crate::message::PROPERTY_TIMER_DELIVER_MS)
+            .is_some()
+    {
         return Err(ValidationError::BatchIllegal(
             "batched messages cannot be delayed",
         ));

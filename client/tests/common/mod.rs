@@ -57,6 +57,8 @@ pub struct BrokerState {
     pub heartbeats: Vec<HeartbeatData>,
     /// Sends answer this code instead of storing, when set.
     pub fail_sends_with: Option<i32>,
+    /// CONSUMER_SEND_MSG_BACK answers this code instead of SUCCESS, when set.
+    pub fail_send_back_with: Option<i32>,
     /// Live client connections, to push broker->client requests.
     pub clients: Vec<mpsc::Sender<RemotingCommand>>,
     pub next_physical: i64,
@@ -408,7 +410,12 @@ async fn broker_reply(
             };
             Some(ok(&cmd).with_body(encode_json(&body).unwrap()))
         }
-        request::CONSUMER_SEND_MSG_BACK => Some(ok(&cmd)),
+        request::CONSUMER_SEND_MSG_BACK => Some(match b.lock().unwrap().fail_send_back_with {
+            Some(code) => {
+                RemotingCommand::response_to(&cmd, code, Some("injected send-back failure".into()))
+            }
+            None => ok(&cmd),
+        }),
         _ => Some(RemotingCommand::response_to(
             &cmd,
             response::REQUEST_CODE_NOT_SUPPORTED,
@@ -450,7 +457,7 @@ fn send_reply(b: &Broker, cmd: &RemotingCommand) -> RemotingCommand {
             h.sys_flag,
             cmd.body.clone(),
             props,
-            0,
+            h.reconsume_times.unwrap_or(0),
         )
     };
     let header = SendMessageResponseHeader {

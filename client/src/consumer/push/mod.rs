@@ -1,7 +1,11 @@
 //! The push consumer: long-polling pulls per assigned queue feed a pool of
 //! listener workers; offsets are committed every 5 s and on shutdown;
 //! queues are re-allocated every 20 s and when a broker says the group's
-//! members changed (spec §7.2–§7.7).
+//! members changed (spec §7.2–§7.7). With an orderly listener
+//! ([`PushConsumerBuilder::orderly_listener`]) each queue is locked at its
+//! broker and consumed one call at a time in offset order
+//! ([`crate::consumer::orderly`]). A failed message the broker cannot take
+//! back is re-sent by the consumer itself to the group's retry topic.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -25,10 +29,12 @@
 //! # Ok(()) }
 //! ```
 
+mod orderly;
 mod pull_loop;
 mod rebalance;
+mod send_back;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -46,6 +52,10 @@ use tokio::task::JoinHandle;
 
 use super::message_ext::{MessageExt, retry_topic};
 use super::offset_store::{LocalOffsetFile, OffsetTable};
+use super::orderly::{
+    ConsumeOrderlyContext, ConsumeOrderlyStatus, LOCK_LEASE_DEFAULT, LOCK_RENEW_INTERVAL_DEFAULT,
+    MessageListenerOrderly, OrderlyFn, SUSPEND_DEFAULT,
+};
 use super::process_queue::ProcessQueue;
 use super::subscription::Subscription;
 use super::{ConsumeFrom, ConsumeResult, ConsumerError, DEFAULT_CONSUMER_GROUP};
@@ -92,6 +102,15 @@ pub const LOCAL_RECONSUME_ATTEMPTS_MAX: u32 = 1_000;
 /// A listener: given messages of one queue, says whether they were consumed.
 pub type Listener = Arc<dyn Fn(Vec<MessageExt>) -> BoxFuture<'static, ConsumeResult> + Send + Sync>;
 
+/// How a consumer consumes: concurrently, or one queue at a time in order.
+#[derive(Clone)]
+pub(crate) enum ListenerKind {
+    /// Java `MessageListenerConcurrently`.
+    Concurrently(Listener),
+    /// Java `MessageListenerOrderly`.
+    Orderly(Arc<dyn MessageListenerOrderly>),
+}
+
 /// Settings of a push consumer.
 #[derive(Clone)]
 pub struct PushConfig {
@@ -108,13 +127,16 @@ pub struct PushConfig {
     pub(crate) rebalance_interval: Duration,
     pub(crate) persist_interval: Duration,
     pub(crate) offset_dir: PathBuf,
+    pub(crate) lock_renew_interval: Duration,
+    pub(crate) lock_lease: Duration,
+    pub(crate) suspend_time: Duration,
 }
 
 /// Configures and starts a [`PushConsumer`].
 pub struct PushConsumerBuilder {
     config: PushConfig,
     subscriptions: Vec<(String, String)>,
-    listener: Option<Listener>,
+    listener: Option<ListenerKind>,
 }
 
 impl PushConsumerBuilder {
@@ -217,7 +239,43 @@ impl PushConsumerBuilder {
         F: Fn(Vec<MessageExt>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ConsumeResult> + Send + 'static,
     {
-        self.listener = Some(Arc::new(move |msgs| Box::pin(f(msgs))));
+        self.listener = Some(ListenerKind::Concurrently(Arc::new(move |msgs| {
+            Box::pin(f(msgs))
+        })));
+        self
+    }
+
+    /// Consumes in order ([`crate::consumer::orderly`]): `f` is called with
+    /// consecutive messages of one queue at a time.
+    pub fn orderly_listener<F, Fut>(self, f: F) -> Self
+    where
+        F: Fn(Vec<MessageExt>, ConsumeOrderlyContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ConsumeOrderlyStatus> + Send + 'static,
+    {
+        self.message_listener_orderly(OrderlyFn(f))
+    }
+
+    /// Consumes in order with a [`MessageListenerOrderly`].
+    pub fn message_listener_orderly(
+        mut self,
+        listener: impl MessageListenerOrderly + 'static,
+    ) -> Self {
+        self.listener = Some(ListenerKind::Orderly(Arc::new(listener)));
+        self
+    }
+
+    /// Orderly consumption: how often queue locks are renewed at the
+    /// brokers (default 20 s) and how long a granted lock is trusted
+    /// without renewal (default 30 s; keep it below the broker's 60 s).
+    pub fn lock_intervals(mut self, renew: Duration, lease: Duration) -> Self {
+        self.config.lock_renew_interval = renew;
+        self.config.lock_lease = lease;
+        self
+    }
+
+    /// Orderly consumption: the pause of a suspended queue (default 1 s).
+    pub fn suspend_current_queue_time(mut self, pause: Duration) -> Self {
+        self.config.suspend_time = pause;
         self
     }
 
@@ -260,6 +318,8 @@ impl PushConsumerBuilder {
             instance,
             subscriptions,
             listener,
+            releasing: Mutex::default(),
+            retry_producer: Mutex::default(),
             queues: Mutex::default(),
             offsets,
             local_file,
@@ -284,7 +344,11 @@ pub(crate) struct PushShared {
     pub(crate) config: PushConfig,
     pub(crate) instance: ClientInstance,
     pub(crate) subscriptions: BTreeMap<String, Subscription>,
-    pub(crate) listener: Listener,
+    pub(crate) listener: ListenerKind,
+    /// Orderly queues taken away whose lock is not yet released.
+    pub(crate) releasing: Mutex<BTreeSet<MessageQueue>>,
+    /// Sends retry copies when the broker cannot take a message back.
+    pub(crate) retry_producer: Mutex<Option<crate::producer::Producer>>,
     pub(crate) queues: Mutex<HashMap<MessageQueue, Arc<ProcessQueue>>>,
     pub(crate) offsets: OffsetTable,
     pub(crate) local_file: Option<LocalOffsetFile>,
@@ -325,6 +389,9 @@ impl PushConsumer {
                 rebalance_interval: REBALANCE_INTERVAL_DEFAULT,
                 persist_interval: PERSIST_INTERVAL_DEFAULT,
                 offset_dir: LocalOffsetFile::default_dir(),
+                lock_renew_interval: LOCK_RENEW_INTERVAL_DEFAULT,
+                lock_lease: LOCK_LEASE_DEFAULT,
+                suspend_time: SUSPEND_DEFAULT,
             },
             subscriptions: Vec::new(),
             listener: None,
@@ -390,6 +457,8 @@ impl PushConsumer {
             );
         }
         shared.persist_offsets().await;
+        shared.unlock_all().await;
+        shared.stop_retry_producer().await;
         shared.instance.shutdown().await;
     }
 }
@@ -417,12 +486,15 @@ impl PushShared {
         let mut stop = self.instance.shutdown_signal();
         let rebalance_every = self.config.rebalance_interval;
         let persist_every = self.config.persist_interval;
+        let renew_every = self.config.lock_renew_interval;
         let task = tokio::spawn(async move {
             let start = tokio::time::Instant::now();
             let mut rebalance = tokio::time::interval_at(start + rebalance_every, rebalance_every);
             let mut persist = tokio::time::interval_at(start + persist_every, persist_every);
+            let mut renew = tokio::time::interval_at(start + renew_every, renew_every);
             rebalance.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             persist.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 let Some(me) = weak.upgrade() else { break };
                 tokio::select! {
@@ -430,6 +502,7 @@ impl PushShared {
                     _ = rebalance.tick() => me.rebalance().await,
                     _ = me.instance.rebalance_wanted().notified() => me.rebalance().await,
                     _ = persist.tick() => me.persist_offsets().await,
+                    _ = renew.tick() => me.renew_locks().await,
                 }
             }
         });
@@ -473,6 +546,8 @@ impl PushShared {
         info.properties
             .insert("consumeType".into(), "CONSUME_PASSIVELY".into());
         info.properties
+            .insert("consumeOrderly".into(), self.is_orderly().to_string());
+        info.properties
             .insert("PROP_CLIENT_VERSION".into(), "ringmq-client".into());
         info.subscription_set = self.subscriptions.values().map(subscription_data).collect();
         if let Ok(queues) = self.queues.lock() {
@@ -487,6 +562,27 @@ impl PushShared {
             }
         }
         info
+    }
+}
+
+impl PushShared {
+    /// Runs the listener on one message (CONSUME_MESSAGE_DIRECTLY).
+    async fn consume_one(&self, msg: MessageExt) -> ConsumeDirectlyOutcome {
+        match &self.listener {
+            ListenerKind::Concurrently(listener) => match listener(vec![msg]).await {
+                ConsumeResult::Success => ConsumeDirectlyOutcome::Success,
+                ConsumeResult::ReconsumeLater => ConsumeDirectlyOutcome::Later,
+            },
+            ListenerKind::Orderly(listener) => {
+                let context = ConsumeOrderlyContext { queue: msg.queue() };
+                match listener.consume_message(vec![msg], context).await {
+                    ConsumeOrderlyStatus::Success => ConsumeDirectlyOutcome::Success,
+                    ConsumeOrderlyStatus::SuspendCurrentQueueAMoment => {
+                        ConsumeDirectlyOutcome::Later
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -533,13 +629,7 @@ impl InboundConsumer for Inbound {
             let mut result = ConsumeMessageDirectlyResult::default();
             let started = std::time::Instant::now();
             match msg {
-                Some(msg) => {
-                    let outcome = (shared.listener)(vec![msg]).await;
-                    result.consume_result = Some(match outcome {
-                        ConsumeResult::Success => ConsumeDirectlyOutcome::Success,
-                        ConsumeResult::ReconsumeLater => ConsumeDirectlyOutcome::Later,
-                    });
-                }
+                Some(msg) => result.consume_result = Some(shared.consume_one(msg).await),
                 None => result.remark = Some("the message record does not decode".into()),
             }
             result.spent_time_mills =

@@ -7,8 +7,9 @@ use std::sync::atomic::Ordering;
 use ringmq_net::body::MessageModel;
 
 use super::{
-    FLOW_CONTROL_DELAY, LOCAL_RECONSUME_ATTEMPTS_MAX, LOCAL_RECONSUME_DELAY, PULL_RETRY_DELAY,
-    PushShared, QUEUE_CACHED_BYTES_MAX, QUEUE_CACHED_MESSAGES_MAX, QUEUE_SPAN_MAX,
+    FLOW_CONTROL_DELAY, LOCAL_RECONSUME_ATTEMPTS_MAX, LOCAL_RECONSUME_DELAY, ListenerKind,
+    PULL_RETRY_DELAY, PushShared, QUEUE_CACHED_BYTES_MAX, QUEUE_CACHED_MESSAGES_MAX,
+    QUEUE_SPAN_MAX,
 };
 use crate::consumer::broker::{self, PullOutcome, PullSpec};
 use crate::consumer::message_ext::{MessageExt, restore_retry_topic};
@@ -27,6 +28,11 @@ impl PushShared {
         while !pq.is_dropped() && !self.stopping.load(Ordering::Acquire) {
             if self.flow_controlled(&pq) {
                 self.pause(&pq, FLOW_CONTROL_DELAY).await;
+                continue;
+            }
+            if self.needs_locks() && !pq.orderly.is_locked() {
+                // Java pulls an orderly queue only while its broker lock is held.
+                self.pause(&pq, PULL_RETRY_DELAY).await;
                 continue;
             }
             let pulled = tokio::select! {
@@ -56,12 +62,14 @@ impl PushShared {
     }
 
     fn flow_controlled(&self, pq: &ProcessQueue) -> bool {
+        // The span limit is for concurrent consumption only (as in Java): an
+        // orderly queue never has gaps.
         pq.count() > QUEUE_CACHED_MESSAGES_MAX
             || pq.bytes() > QUEUE_CACHED_BYTES_MAX
-            || pq.span() > QUEUE_SPAN_MAX
+            || (!self.is_orderly() && pq.span() > QUEUE_SPAN_MAX)
     }
 
-    async fn pause(&self, pq: &ProcessQueue, delay: std::time::Duration) {
+    pub(crate) async fn pause(&self, pq: &ProcessQueue, delay: std::time::Duration) {
         tokio::select! {
             _ = pq.dropped_signal.notified() => {}
             _ = tokio::time::sleep(delay) => {}
@@ -119,6 +127,11 @@ impl PushShared {
             restore_retry_topic(m, &self.config.group);
         }
         pq.put(wanted.iter().map(|m| (m.queue_offset, m.body.len())));
+        if self.is_orderly() {
+            pq.orderly.put(wanted);
+            tokio::spawn(self.clone().consume_orderly(mq.clone(), pq.clone()));
+            return;
+        }
         let batch = self.config.consume_batch_size.max(1);
         let mut rest = wanted;
         while !rest.is_empty() {
@@ -130,7 +143,7 @@ impl PushShared {
         }
     }
 
-    /// Runs the listener on one batch under a worker permit, then settles
+    /// Runs the concurrent listener on one batch under a worker permit, then settles
     /// the offsets. In CLUSTERING, failed messages are sent back to the
     /// broker; those whose send-back fails are consumed again here after
     /// [`LOCAL_RECONSUME_DELAY`], up to [`LOCAL_RECONSUME_ATTEMPTS_MAX`] times.
@@ -140,6 +153,9 @@ impl PushShared {
         pq: Arc<ProcessQueue>,
         msgs: Vec<MessageExt>,
     ) {
+        let ListenerKind::Concurrently(listener) = &self.listener else {
+            return;
+        };
         let mut msgs = msgs;
         for _attempt in 0..LOCAL_RECONSUME_ATTEMPTS_MAX {
             let outcome = {
@@ -149,7 +165,7 @@ impl PushShared {
                 if pq.is_dropped() {
                     return;
                 }
-                (self.listener)(msgs.clone()).await
+                listener(msgs.clone()).await
             };
             let offsets: Vec<i64> = msgs.iter().map(|m| m.queue_offset).collect();
             if outcome == ConsumeResult::Success {
@@ -181,7 +197,8 @@ impl PushShared {
         self.settle(&mq, &pq, msgs.iter().map(|m| m.queue_offset).collect());
     }
 
-    /// Sends every message back; returns those the broker did not take.
+    /// Sends every message back (through the broker, else as a retry copy
+    /// of our own); returns those neither way could store.
     async fn send_back_all(&self, msgs: Vec<MessageExt>) -> Vec<MessageExt> {
         let mut failed = Vec::new();
         for msg in msgs {
@@ -190,10 +207,14 @@ impl PushShared {
                 &self.config.group,
                 &msg,
                 self.config.max_reconsume_times,
+                broker::DELAY_LEVEL_BROKER,
             )
             .await;
-            if let Err(error) = sent {
-                tracing::debug!(msg_id = %msg.msg_id, %error, "send-back failed; consuming again locally");
+            let Err(error) = sent else { continue };
+            tracing::debug!(msg_id = %msg.msg_id, %error, "send-back failed; sending a retry copy");
+            let next = msg.reconsume_times.saturating_add(1);
+            if !self.resend_to_retry(&msg, next).await {
+                tracing::debug!(msg_id = %msg.msg_id, "no retry copy either; consuming again locally");
                 failed.push(msg);
             }
         }

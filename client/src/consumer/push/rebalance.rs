@@ -1,6 +1,6 @@
-//! Rebalance: recompute this consumer's queues per subscribed topic, stop
-//! the dropped ones (committing their offsets) and start pulling the new
-//! ones from their start offset (spec §7.2, §7.5).
+//! The push consumer's side of rebalance ([`crate::consumer::rebalance`]):
+//! owning a queue means a process queue and its pull loop; releasing one
+//! stops the loop and commits its offset (spec §7.2, §7.5).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -10,8 +10,8 @@ use ringmq_net::body::MessageModel;
 
 use super::PushShared;
 use crate::consumer::process_queue::ProcessQueue;
-use crate::consumer::{ConsumeFrom, ConsumerError, broker};
-use crate::instance::subscribe_queues;
+use crate::consumer::rebalance::{self, Assignee, Rebalancer, Scope};
+use crate::consumer::{ConsumerError, broker};
 use crate::queue::MessageQueue;
 
 impl PushShared {
@@ -20,11 +20,15 @@ impl PushShared {
         if self.stopping.load(Ordering::Acquire) {
             return;
         }
+        let rebalancer = self.rebalancer();
+        let assignee = PushAssignee(self);
         let mut changed = false;
-        let topics: Vec<String> = self.subscriptions.keys().cloned().collect();
-        for topic in topics {
-            match self.allocation(&topic).await {
-                Ok(mine) => changed |= self.apply(&topic, mine).await,
+        for topic in self.subscriptions.keys() {
+            match rebalancer.allocation(topic).await {
+                Ok(mine) => {
+                    changed |=
+                        rebalance::apply(&rebalancer, &assignee, Scope::Topic(topic), mine).await;
+                }
                 Err(error) => tracing::debug!(%topic, %error, "rebalance skipped"),
             }
         }
@@ -33,71 +37,18 @@ impl PushShared {
         }
     }
 
-    /// The queues of `topic` this consumer should own now.
-    async fn allocation(&self, topic: &str) -> Result<BTreeSet<MessageQueue>, ConsumerError> {
-        let route = match self.instance.cached_route(topic) {
-            Some(route) => route,
-            None => self.instance.update_route(topic).await?,
-        };
-        let mq_all = subscribe_queues(topic, &route);
-        if self.config.model == MessageModel::Broadcasting {
-            return Ok(mq_all.into_iter().collect());
+    fn rebalancer(&self) -> Rebalancer<'_> {
+        Rebalancer {
+            instance: &self.instance,
+            group: &self.config.group,
+            model: self.config.model,
+            strategy: self.config.strategy.as_ref(),
+            consume_from: self.config.consume_from,
         }
-        let Some(first) = mq_all.first() else {
-            return Ok(BTreeSet::new());
-        };
-        let cid_all =
-            broker::consumer_ids(&self.instance, &first.broker_name, &self.config.group).await?;
-        let mine = self.config.strategy.allocate(
-            &self.config.group,
-            self.instance.client_id(),
-            &mq_all,
-            &cid_all,
-        )?;
-        Ok(mine.into_iter().collect())
-    }
-
-    /// Drops queues of `topic` not in `mine`, starts new ones; returns
-    /// whether anything changed.
-    async fn apply(self: &Arc<Self>, topic: &str, mine: BTreeSet<MessageQueue>) -> bool {
-        let dropped: Vec<(MessageQueue, Arc<ProcessQueue>)> = match self.queues.lock() {
-            Ok(mut queues) => {
-                let gone: Vec<MessageQueue> = queues
-                    .keys()
-                    .filter(|mq| mq.topic == topic && !mine.contains(*mq))
-                    .cloned()
-                    .collect();
-                gone.into_iter()
-                    .filter_map(|mq| queues.remove(&mq).map(|pq| (mq, pq)))
-                    .collect()
-            }
-            Err(_) => return false,
-        };
-        let mut changed = !dropped.is_empty();
-        for (mq, pq) in dropped {
-            pq.drop_queue();
-            self.commit_dropped(&mq).await;
-        }
-        let current: BTreeSet<MessageQueue> = self
-            .queues
-            .lock()
-            .map(|q| q.keys().cloned().collect())
-            .unwrap_or_default();
-        for mq in mine.into_iter().filter(|mq| !current.contains(mq)) {
-            match self.start_offset(&mq).await {
-                Ok(offset) => {
-                    self.offsets.update(&mq, offset, false);
-                    self.start_queue(mq, offset);
-                    changed = true;
-                }
-                Err(error) => tracing::debug!(%mq, %error, "cannot start queue yet"),
-            }
-        }
-        changed
     }
 
     /// Persists a dropped queue's offset and forgets it (CLUSTERING).
-    async fn commit_dropped(&self, mq: &MessageQueue) {
+    pub(crate) async fn commit_dropped(&self, mq: &MessageQueue) {
         if self.config.model == MessageModel::Broadcasting {
             return;
         }
@@ -109,29 +60,12 @@ impl PushShared {
         }
     }
 
-    /// Where to start pulling `mq`: the stored offset, else per ConsumeFrom.
-    async fn start_offset(&self, mq: &MessageQueue) -> Result<i64, ConsumerError> {
-        let stored = match self.config.model {
-            MessageModel::Broadcasting => self.offsets.read(mq),
-            MessageModel::Clustering => {
-                broker::query_offset(&self.instance, &self.config.group, mq).await?
-            }
-        };
-        if let Some(offset) = stored.filter(|o| *o >= 0) {
-            return Ok(offset);
-        }
-        let retry = ringmq_net::topic::is_retry_topic(&mq.topic);
-        match self.config.consume_from {
-            ConsumeFrom::FirstOffset => Ok(0),
-            ConsumeFrom::LastOffset if retry => Ok(0),
-            ConsumeFrom::LastOffset => broker::max_offset(&self.instance, mq).await,
-            ConsumeFrom::Timestamp(_) if retry => broker::max_offset(&self.instance, mq).await,
-            ConsumeFrom::Timestamp(ms) => broker::search_offset(&self.instance, mq, ms).await,
-        }
-    }
-
     fn start_queue(self: &Arc<Self>, mq: MessageQueue, offset: i64) {
         let pq = Arc::new(ProcessQueue::default());
+        if self.needs_locks() {
+            // Only queues the broker just granted are started.
+            pq.orderly.set_locked(std::time::Instant::now());
+        }
         if let Ok(mut queues) = self.queues.lock() {
             queues.insert(mq.clone(), pq.clone());
         }
@@ -140,5 +74,52 @@ impl PushShared {
             tasks.retain(|t| !t.is_finished());
             tasks.push(task);
         }
+    }
+}
+
+/// The push consumer as rebalance sees it.
+struct PushAssignee<'a>(&'a Arc<PushShared>);
+
+impl Assignee for PushAssignee<'_> {
+    fn owned(&self, scope: Scope<'_>) -> BTreeSet<MessageQueue> {
+        self.0
+            .queues
+            .lock()
+            .map(|q| q.keys().filter(|mq| scope.contains(mq)).cloned().collect())
+            .unwrap_or_default()
+    }
+
+    async fn release(&self, mq: MessageQueue) {
+        let pq = self.0.queues.lock().ok().and_then(|mut q| q.remove(&mq));
+        let Some(pq) = pq else { return };
+        if self.0.needs_locks() {
+            self.0.release_orderly(mq, pq);
+        } else {
+            pq.drop_queue();
+            self.0.commit_dropped(&mq).await;
+        }
+    }
+
+    async fn admit(&self, added: Vec<MessageQueue>) -> Vec<MessageQueue> {
+        if self.0.needs_locks() {
+            self.0.lock_new_queues(added).await
+        } else {
+            added
+        }
+    }
+
+    async fn stored_offset(&self, mq: &MessageQueue) -> Result<Option<i64>, ConsumerError> {
+        let shared = self.0;
+        match shared.config.model {
+            MessageModel::Broadcasting => Ok(shared.offsets.read(mq)),
+            MessageModel::Clustering => {
+                broker::query_offset(&shared.instance, &shared.config.group, mq).await
+            }
+        }
+    }
+
+    fn start(&self, mq: MessageQueue, offset: i64) {
+        self.0.offsets.update(&mq, offset, false);
+        self.0.start_queue(mq, offset);
     }
 }
