@@ -100,6 +100,8 @@ pub struct BrokerConfig {
     pub client_idle_expiry_ms: u64,
     /// Tell a group's consumers when its membership changes.
     pub notify_consumer_ids_changed_enable: bool,
+    /// `host:port` of the Prometheus `/metrics` endpoint; empty = none.
+    pub metrics_address: String,
 }
 
 impl Default for BrokerConfig {
@@ -129,6 +131,7 @@ impl Default for BrokerConfig {
             offset_persist_period_ms: 5_000,
             client_idle_expiry_ms: 120_000,
             notify_consumer_ids_changed_enable: true,
+            metrics_address: String::new(),
         }
     }
 }
@@ -398,6 +401,7 @@ const ENV_KEYS: &[&str] = &[
     "offset_persist_period_ms",
     "client_idle_expiry_ms",
     "notify_consumer_ids_changed_enable",
+    "metrics_address",
 ];
 
 const DEFAULT_TOML_HEADER: &str = "# ringmq broker configuration (defaults).\n\
@@ -431,6 +435,7 @@ fn key_doc(key: &str) -> Option<&'static str> {
         "offset_persist_period_ms" => "consumerOffset.json persistence period.",
         "client_idle_expiry_ms" => "Client channels silent this long are dropped.",
         "notify_consumer_ids_changed_enable" => "Tell consumers when their group changes.",
+        "metrics_address" => "host:port of the Prometheus /metrics endpoint; empty = none.",
         _ => return None,
     })
 }

@@ -60,6 +60,8 @@ pub struct BrokerState {
     /// only after they drained).
     pub shards_running: AtomicUsize,
     pub counters: Counters,
+    /// Prometheus metrics (`crate::metrics`).
+    pub metrics: crate::metrics::BrokerMetrics,
 }
 
 /// Monotonic counters for GET_BROKER_RUNTIME_INFO.
@@ -138,6 +140,7 @@ impl BrokerState {
             shutting_down: AtomicBool::new(false),
             shards_running: AtomicUsize::new(shard_count),
             counters: Counters::default(),
+            metrics: crate::metrics::BrokerMetrics::default(),
         }
     }
 

@@ -44,6 +44,8 @@ pub struct NameserverConfig {
     pub max_connections: u32,
     /// Put `orderTopicConf` (KV namespace `ORDER_TOPIC_CONFIG`) in routes.
     pub order_message_enable: bool,
+    /// `host:port` of the Prometheus `/metrics` endpoint; empty = none.
+    pub metrics_address: String,
 }
 
 impl Default for NameserverConfig {
@@ -57,6 +59,7 @@ impl Default for NameserverConfig {
             max_frame_bytes: FRAME_MAX_BYTES_DEFAULT,
             max_connections: 4096,
             order_message_enable: false,
+            metrics_address: String::new(),
         }
     }
 }
@@ -93,6 +96,9 @@ max_connections = 4096
 
 # Add orderTopicConf (KV namespace ORDER_TOPIC_CONFIG) to topic routes.
 order_message_enable = false
+
+# host:port of the Prometheus /metrics endpoint; empty = none.
+metrics_address = ""
 "#;
 
 /// Why a configuration could not be used. Every variant names the key.
@@ -178,6 +184,9 @@ impl NameserverConfig {
         }
         if let Some((var, value)) = get("max_connections") {
             self.max_connections = parse_env(var, value, "number of connections")?;
+        }
+        if let Some((_, value)) = get("metrics_address") {
+            self.metrics_address = value;
         }
         if let Some((var, value)) = get("order_message_enable") {
             self.order_message_enable = parse_env(var, value, "boolean (true or false)")?;

@@ -25,6 +25,7 @@
 
 pub mod config;
 pub mod kv;
+pub mod metrics;
 pub mod processor;
 pub mod route;
 pub mod server;
