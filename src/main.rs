@@ -45,6 +45,7 @@ impl Command {
     fn default_log_level(&self) -> &'static str {
         match self {
             Command::Bench(args) if !args.verbose => "warn",
+            Command::Admin(_) => "warn",
             _ => "info",
         }
     }

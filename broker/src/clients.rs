@@ -216,6 +216,36 @@ impl ClientRegistry {
         self.channels.len()
     }
 
+    /// The live channels of a consumer group's members.
+    pub fn consumer_channels(&self, group: &str) -> Vec<&ClientChannel> {
+        self.consumer_groups
+            .get(group)
+            .map(|info| {
+                info.members
+                    .keys()
+                    .filter_map(|id| self.channels.get(id))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The live channels of a producer group.
+    pub fn producer_channels(&self, group: &str) -> Vec<&ClientChannel> {
+        self.producer_groups
+            .get(group)
+            .map(|ids| ids.iter().filter_map(|id| self.channels.get(id)).collect())
+            .unwrap_or_default()
+    }
+
+    /// Consumer groups subscribed to `topic` (Java `queryTopicConsumeByWho`).
+    pub fn groups_subscribed_to(&self, topic: &str) -> Vec<String> {
+        self.consumer_groups
+            .iter()
+            .filter(|(_, info)| info.subscriptions.contains_key(topic))
+            .map(|(group, _)| group.clone())
+            .collect()
+    }
+
     /// A live channel of a producer group (for broker→producer calls).
     pub fn producer_channel(&self, group: &str) -> Option<&ClientChannel> {
         self.producer_groups

@@ -134,6 +134,8 @@ pub struct BrokerConfig {
     pub transaction_check_interval_ms: u64,
     /// Checks of one half before it is rolled back (`transactionCheckMax`).
     pub transaction_check_max: u32,
+    /// `host:port` of the Prometheus `/metrics` endpoint; empty = none.
+    pub metrics_address: String,
 }
 
 impl Default for BrokerConfig {
@@ -177,6 +179,7 @@ impl Default for BrokerConfig {
             transaction_timeout_ms: 6_000,
             transaction_check_interval_ms: 60_000,
             transaction_check_max: 15,
+            metrics_address: String::new(),
         }
     }
 }
@@ -469,6 +472,7 @@ const ENV_KEYS: &[&str] = &[
     "transaction_timeout_ms",
     "transaction_check_interval_ms",
     "transaction_check_max",
+    "metrics_address",
 ];
 
 const DEFAULT_TOML_HEADER: &str = "# ringmq broker configuration (defaults).\n\
@@ -528,6 +532,7 @@ fn key_doc(key: &str) -> Option<&'static str> {
         "transaction_timeout_ms" => "A half message without an outcome is checked back after this.",
         "transaction_check_interval_ms" => "Period of the transaction check-back scan.",
         "transaction_check_max" => "Checks of a half message before it is rolled back.",
+        "metrics_address" => "host:port of the Prometheus /metrics endpoint; empty = none.",
         _ => return None,
     })
 }

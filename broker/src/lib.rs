@@ -45,6 +45,7 @@ pub mod limits;
 pub mod locks;
 pub mod long_poll;
 pub mod message;
+pub mod metrics;
 pub mod offsets;
 pub mod outbound;
 pub mod persist;
@@ -104,6 +105,8 @@ pub enum StartError {
     NoListener,
     #[error(transparent)]
     Shard(#[from] ShardStartError),
+    #[error(transparent)]
+    Metrics(#[from] metrics::MetricsError),
 }
 
 /// Entry point: [`Broker::start`].
@@ -115,6 +118,7 @@ pub struct BrokerHandle {
     local_addr: SocketAddr,
     shards: Vec<JoinHandle<()>>,
     control: Option<JoinHandle<()>>,
+    metrics: Option<metrics::MetricsServer>,
 }
 
 impl Broker {
@@ -159,6 +163,7 @@ impl Broker {
             local_addr,
             shards: Vec::new(),
             control: None,
+            metrics: None,
         };
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         for (id, (listener, inbox)) in listeners.into_iter().zip(inboxes).enumerate() {
@@ -195,6 +200,20 @@ impl Broker {
             Err(err) => {
                 handle.stop();
                 return Err(err);
+            }
+        }
+        if !state.config.metrics_address.is_empty() {
+            let scraped = state.clone();
+            let render: metrics::Render = Arc::new(move || scraped.metrics.render(&scraped));
+            match metrics::MetricsServer::start(&state.config.metrics_address, render) {
+                Ok(server) => {
+                    tracing::info!(addr = %server.local_addr(), "metrics at http://{}/metrics", server.local_addr());
+                    handle.metrics = Some(server);
+                }
+                Err(err) => {
+                    handle.stop();
+                    return Err(StartError::Metrics(err));
+                }
             }
         }
         tracing::info!(
@@ -288,6 +307,25 @@ impl BrokerHandle {
         self.local_addr
     }
 
+    /// Where `/metrics` is served, if `metrics_address` was set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics
+            .as_ref()
+            .map(metrics::MetricsServer::local_addr)
+    }
+
+    /// The Prometheus text of this broker (for a process that serves
+    /// several components on one endpoint, like `ringmq standalone`).
+    pub fn render_metrics(&self) -> String {
+        self.state.metrics.render(&self.state)
+    }
+
+    /// A renderer of this broker's metrics that outlives the borrow.
+    pub fn metrics_renderer(&self) -> metrics::Render {
+        let state = self.state.clone();
+        Arc::new(move || state.metrics.render(&state))
+    }
+
     /// The address written into records and message ids (`brokerIP1:port`).
     pub fn store_host(&self) -> SocketAddr {
         self.state.store_host
@@ -325,6 +363,7 @@ impl BrokerHandle {
     }
 
     fn stop(&mut self) {
+        self.metrics.take();
         self.stopper().stop();
         self.join_all();
     }

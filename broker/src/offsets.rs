@@ -78,6 +78,26 @@ impl ConsumerOffsetTable {
         self.dirty |= self.table.len() != before;
     }
 
+    /// Topics the group has committed offsets for (Java `whichTopicByConsumer`).
+    pub fn topics_of_group(&self, group: &str) -> Vec<String> {
+        let suffix = format!("@{group}");
+        self.table
+            .keys()
+            .filter_map(|k| k.strip_suffix(&suffix))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Groups with committed offsets for the topic (Java `whichGroupByTopic`).
+    pub fn groups_of_topic(&self, topic: &str) -> Vec<String> {
+        let prefix = format!("{topic}@");
+        self.table
+            .keys()
+            .filter_map(|k| k.strip_prefix(&prefix))
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// The file form, if anything changed since the last snapshot.
     pub fn take_dirty_snapshot(&mut self) -> Option<ConsumerOffsetWrapper> {
         if !std::mem::take(&mut self.dirty) {

@@ -66,6 +66,8 @@ pub struct BrokerState {
     pub connection_counts: Arc<crate::limits::ConnectionCounts>,
     /// The ACL in force when `acl_enable` is set.
     pub acl: crate::acl::Acl,
+    /// Prometheus metrics (`crate::metrics`).
+    pub metrics: crate::metrics::BrokerMetrics,
 }
 
 /// Monotonic counters for GET_BROKER_RUNTIME_INFO.
@@ -148,6 +150,7 @@ impl BrokerState {
             transactions: crate::transaction::TransactionState::default(),
             connection_counts: Arc::default(),
             acl,
+            metrics: crate::metrics::BrokerMetrics::default(),
         }
     }
 

@@ -146,6 +146,8 @@ pub enum QueueQueryKind {
     /// First offset stored at or after this timestamp (ms).
     OffsetAt(i64),
     EarliestStoreTime,
+    /// Store time (ms) of the record at this logical offset, -1 if none.
+    StoreTimeAt(i64),
 }
 
 #[derive(Debug, Clone)]
@@ -324,6 +326,13 @@ impl ShardStore {
                 .offset_by_timestamp(topic, queue, ts)
                 .await
                 .unwrap_or_else(|_| self.store.max_offset(topic, queue)),
+            QueueQueryKind::StoreTimeAt(logical) => self
+                .store
+                .store_time_at(topic, queue, logical)
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or(-1),
             QueueQueryKind::EarliestStoreTime => self
                 .store
                 .earliest_store_time(topic, queue)

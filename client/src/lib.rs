@@ -53,6 +53,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::indexing_slicing))]
 
 pub mod acl;
+pub mod admin;
 pub mod allocate;
 pub mod consumer;
 pub mod instance;

@@ -48,6 +48,8 @@ pub struct NameserverConfig {
     pub acl_enable: bool,
     /// The `plain_acl.yml` for `acl_enable` (required when it is on).
     pub acl_file: Option<PathBuf>,
+    /// `host:port` of the Prometheus `/metrics` endpoint; empty = none.
+    pub metrics_address: String,
 }
 
 impl Default for NameserverConfig {
@@ -63,6 +65,7 @@ impl Default for NameserverConfig {
             order_message_enable: false,
             acl_enable: false,
             acl_file: None,
+            metrics_address: String::new(),
         }
     }
 }
@@ -105,6 +108,8 @@ order_message_enable = false
 # deletion, KV writes, write-permission changes.
 acl_enable = false
 # acl_file = "/etc/ringmq/plain_acl.yml"
+# host:port of the Prometheus /metrics endpoint; empty = none.
+metrics_address = ""
 "#;
 
 /// Why a configuration could not be used. Every variant names the key.
@@ -190,6 +195,9 @@ impl NameserverConfig {
         }
         if let Some((var, value)) = get("max_connections") {
             self.max_connections = parse_env(var, value, "number of connections")?;
+        }
+        if let Some((_, value)) = get("metrics_address") {
+            self.metrics_address = value;
         }
         if let Some((var, value)) = get("order_message_enable") {
             self.order_message_enable = parse_env(var, value, "boolean (true or false)")?;

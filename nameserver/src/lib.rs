@@ -26,6 +26,7 @@
 pub mod acl;
 pub mod config;
 pub mod kv;
+pub mod metrics;
 pub mod processor;
 pub mod route;
 pub mod server;

@@ -60,6 +60,7 @@ pub struct Processor {
     routes: Mutex<RouteTable>,
     kv: Mutex<KvConfig>,
     order_message_enable: bool,
+    metrics: crate::metrics::NameserverMetrics,
 }
 
 impl Processor {
@@ -69,6 +70,7 @@ impl Processor {
             routes: Mutex::new(RouteTable::new()),
             kv: Mutex::new(kv),
             order_message_enable,
+            metrics: crate::metrics::NameserverMetrics::default(),
         }
     }
 
@@ -76,6 +78,11 @@ impl Processor {
         // No handler panics while holding the lock; if one ever did, the
         // table is still structurally valid, so keep serving.
         self.routes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The Prometheus text of this nameserver (`crate::metrics`).
+    pub fn render_metrics(&self) -> String {
+        self.metrics.render(&self.routes())
     }
 
     fn kv(&self) -> MutexGuard<'_, KvConfig> {
@@ -90,6 +97,7 @@ impl Processor {
         connection: ConnectionId,
         now: Instant,
     ) -> Option<RemotingCommand> {
+        self.metrics.request(request.code);
         let outcome = self.dispatch(request, connection, now);
         if request.is_oneway() {
             if let Err(failure) = &outcome {

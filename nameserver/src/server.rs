@@ -111,6 +111,13 @@ impl Nameserver {
         })
     }
 
+    /// Renders this nameserver's Prometheus text (cheap to clone, usable
+    /// from any thread).
+    pub fn metrics_renderer(&self) -> std::sync::Arc<dyn Fn() -> String + Send + Sync> {
+        let processor = self.processor.clone();
+        std::sync::Arc::new(move || processor.render_metrics())
+    }
+
     /// The address actually bound.
     pub fn local_addr(&self) -> SocketAddr {
         // A bound listener always knows its address; fall back to the

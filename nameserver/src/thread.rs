@@ -11,10 +11,14 @@ use tokio::sync::oneshot;
 use crate::config::NameserverConfig;
 use crate::server::{Nameserver, ServerError};
 
+/// Renders the nameserver's Prometheus text.
+pub type Renderer = std::sync::Arc<dyn Fn() -> String + Send + Sync>;
+
 /// A running nameserver on a dedicated thread. [`NameserverThread::stop`]
 /// (or dropping it) shuts it down gracefully and joins the thread.
 pub struct NameserverThread {
     addr: SocketAddr,
+    metrics: Renderer,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<Result<(), ServerError>>>,
 }
@@ -24,15 +28,17 @@ impl NameserverThread {
     /// `ringmq-namesrv`. Returns once the socket is bound, or with the
     /// reason it could not be.
     pub fn start(config: NameserverConfig) -> Result<Self, ServerError> {
-        let (bound_tx, bound_rx) = mpsc::sync_channel::<Result<SocketAddr, ServerError>>(1);
+        let (bound_tx, bound_rx) =
+            mpsc::sync_channel::<Result<(SocketAddr, Renderer), ServerError>>(1);
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("ringmq-namesrv".to_string())
             .spawn(move || run_thread(config, &bound_tx, stop_rx))
             .map_err(ServerError::Runtime)?;
         match bound_rx.recv() {
-            Ok(Ok(addr)) => Ok(Self {
+            Ok(Ok((addr, metrics))) => Ok(Self {
                 addr,
+                metrics,
                 stop: Some(stop_tx),
                 thread: Some(thread),
             }),
@@ -53,6 +59,11 @@ impl NameserverThread {
     /// The address the nameserver listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Renders the nameserver's Prometheus text.
+    pub fn metrics_renderer(&self) -> Renderer {
+        self.metrics.clone()
     }
 
     /// Shuts the nameserver down gracefully and waits for its thread.
@@ -84,7 +95,7 @@ impl Drop for NameserverThread {
 
 fn run_thread(
     config: NameserverConfig,
-    bound: &mpsc::SyncSender<Result<SocketAddr, ServerError>>,
+    bound: &mpsc::SyncSender<Result<(SocketAddr, Renderer), ServerError>>,
     stop: oneshot::Receiver<()>,
 ) -> Result<(), ServerError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -99,7 +110,7 @@ fn run_thread(
                 return Ok(());
             }
         };
-        let _ = bound.send(Ok(server.local_addr()));
+        let _ = bound.send(Ok((server.local_addr(), server.metrics_renderer())));
         server
             .serve(async {
                 let _ = stop.await;

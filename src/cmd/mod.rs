@@ -21,11 +21,6 @@ pub fn init_tracing(default_level: &str) {
         .try_init();
 }
 
-/// The error a subcommand returns until it is built.
-pub fn not_implemented(what: &str) -> anyhow::Error {
-    anyhow::anyhow!("`ringmq {what}` is not implemented yet")
-}
-
 /// Parses a subcommand's flags alone, as `ringmq NAME ARGV...` would (tests).
 #[cfg(test)]
 pub fn parse_args<A: clap::Args + clap::FromArgMatches>(

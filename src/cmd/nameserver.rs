@@ -44,8 +44,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .build()
         .context("cannot start the nameserver runtime")?;
     runtime.block_on(async {
+        let metrics_address = config.metrics_address.clone();
         let server = Nameserver::bind(config).await?;
         tracing::info!(addr = %server.local_addr(), "nameserver listening");
+        let _metrics = if metrics_address.is_empty() {
+            None
+        } else {
+            let metrics = ringmq_broker::metrics::MetricsServer::start(
+                &metrics_address,
+                server.metrics_renderer(),
+            )?;
+            tracing::info!("metrics at http://{}/metrics", metrics.local_addr());
+            Some(metrics)
+        };
         server.serve(shutdown_signal()).await?;
         anyhow::Ok(())
     })

@@ -58,7 +58,14 @@ pub struct Args {
     /// applied last). See `ringmq broker --print-default-config`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
+    /// Where the Prometheus `/metrics` endpoint listens; empty = none. If
+    /// the default is taken, standalone runs without it and says so.
+    #[arg(long, default_value = STANDALONE_METRICS_ADDRESS)]
+    pub metrics_address: String,
 }
+
+/// The default `/metrics` address of `ringmq standalone`.
+pub const STANDALONE_METRICS_ADDRESS: &str = "127.0.0.1:5557";
 
 /// The segment size standalone uses unless told otherwise: the budget shared
 /// by `shards` shards, whole MiB, within the broker's minimum and
@@ -212,6 +219,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for line in cluster.disk_policy() {
         println!("  {line}");
     }
+    let metrics = (!args.metrics_address.is_empty()).then(|| {
+        let broker = cluster.broker.metrics_renderer();
+        let nameserver = cluster.nameserver.metrics_renderer();
+        let both: ringmq_broker::metrics::Render = std::sync::Arc::new(move || {
+            // One exposition: the first part's `# EOF` terminator dropped.
+            let mut text = broker();
+            if let Some(cut) = text.strip_suffix("# EOF\n") {
+                text.truncate(cut.len());
+            }
+            text + &nameserver()
+        });
+        ringmq_broker::metrics::MetricsServer::start(&args.metrics_address, both)
+    });
+    match &metrics {
+        Some(Ok(server)) => println!("  metrics:    http://{}/metrics", server.local_addr()),
+        Some(Err(err)) => println!("  metrics:    not served ({err})"),
+        None => {}
+    }
     println!("Press Ctrl-C to stop.");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -219,6 +244,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .context("cannot start the signal runtime")?;
     runtime.block_on(wait_for_stop_signal());
     println!("stopping: flushing the broker and unregistering it");
+    drop(metrics);
     cluster.stop()?;
     println!("stopped");
     Ok(())

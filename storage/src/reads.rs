@@ -265,6 +265,20 @@ impl MessageStore {
         Ok(low)
     }
 
+    /// Store timestamp of the record at a logical offset, if it is readable
+    /// (Java `getMessageStoreTimeStamp`; admin stats).
+    pub async fn store_time_at(
+        &self,
+        topic: &str,
+        queue_id: i32,
+        logical: i64,
+    ) -> Result<Option<i64>, ReadError> {
+        match self.unit_at(topic, queue_id, logical) {
+            Some(unit) => self.unit_store_timestamp(unit).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// Store timestamp of the queue's oldest readable record.
     pub async fn earliest_store_time(
         &self,

@@ -14,6 +14,7 @@ mod query;
 mod retry;
 mod send;
 mod transaction;
+mod stats;
 
 use std::rc::Rc;
 
@@ -53,7 +54,8 @@ pub async fn process(
     if let Err(refusal) = crate::limits::admit(&shard.state, connection, &req) {
         return refusal;
     }
-    match req.code {
+    let started = std::time::Instant::now();
+    let reply = match req.code {
         request::SEND_MESSAGE | request::SEND_MESSAGE_V2 | request::SEND_BATCH_MESSAGE => {
             send::send(shard, connection, &req).await
         }
@@ -79,6 +81,15 @@ pub async fn process(
         request::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => admin::all_groups(shard, &req),
         request::DELETE_SUBSCRIPTIONGROUP => admin::delete_group(shard, &req),
         request::GET_BROKER_RUNTIME_INFO => admin::runtime_info(shard, &req),
+        request::GET_TOPIC_STATS_INFO => stats::topic_stats(shard, &req).await,
+        request::GET_CONSUME_STATS => stats::consume_stats(shard, &req).await,
+        request::GET_CONSUMER_CONNECTION_LIST => stats::consumer_connections(shard, &req),
+        request::GET_PRODUCER_CONNECTION_LIST => stats::producer_connections(shard, &req),
+        request::QUERY_TOPIC_CONSUME_BY_WHO => stats::consume_by_who(shard, &req),
+        request::QUERY_CONSUME_TIME_SPAN => stats::consume_time_span(shard, &req).await,
+        request::INVOKE_BROKER_TO_RESET_OFFSET => stats::reset_offset(shard, &req).await,
+        request::GET_BROKER_CONFIG => stats::broker_config(shard, &req),
+        request::UPDATE_BROKER_CONFIG => stats::update_broker_config(shard, &req),
         request::QUERY_MESSAGE => query::query_message(shard, &req).await,
         request::VIEW_MESSAGE_BY_ID => query::view_message(shard, &req).await,
         code => error(
@@ -86,7 +97,16 @@ pub async fn process(
             response::REQUEST_CODE_NOT_SUPPORTED,
             format!(" request type {code} not supported"),
         ),
-    }
+    };
+    let code = match &reply {
+        Reply::Command(c) | Reply::Transfer(c, _) => Some(c.code),
+        Reply::None => None,
+    };
+    shard
+        .state
+        .metrics
+        .answered(shard.id, req.code, started, code);
+    reply
 }
 
 /// A SUCCESS response with no header.

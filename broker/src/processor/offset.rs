@@ -95,7 +95,7 @@ pub async fn queue_offsets(shard: &Rc<Shard>, req: &RemotingCommand) -> Reply {
         QueueQueryKind::OffsetAt(_) => {
             reply.with_header(&SearchOffsetResponseHeader { offset: value })
         }
-        QueueQueryKind::EarliestStoreTime => {
+        QueueQueryKind::EarliestStoreTime | QueueQueryKind::StoreTimeAt(_) => {
             reply.with_header(&GetEarliestMsgStoretimeResponseHeader { timestamp: value })
         }
     })

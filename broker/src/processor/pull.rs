@@ -221,5 +221,11 @@ fn respond(
         .counters
         .messages_got
         .fetch_add(outcome.message_count as u64, Ordering::Relaxed);
+    shard.state.metrics.message_out(
+        &head.consumer_group,
+        &head.topic,
+        outcome.message_count as u64,
+        outcome.ranges.iter().map(|r| r.len as u64).sum(),
+    );
     Reply::transfer(reply, chunks)
 }

@@ -151,6 +151,11 @@ pub async fn send(shard: &Rc<Shard>, connection: &Rc<Connection>, req: &Remoting
             .counters
             .messages_put
             .fetch_add(count as u64, Ordering::Relaxed);
+        shard.state.metrics.message_in(
+            &target.topic.topic_name,
+            count as u64,
+            req.body.len() as u64,
+        );
     }
     put_reply(
         shard,

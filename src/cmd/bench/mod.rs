@@ -251,6 +251,7 @@ fn start_embedded() -> anyhow::Result<(EmbeddedCluster, tempfile::TempDir)> {
         shards: None,
         segment_bytes: Some(EMBEDDED_SEGMENT_BYTES),
         set: Vec::new(),
+        metrics_address: String::new(),
     };
     let cluster = EmbeddedCluster::start(&args).context("cannot start the embedded cluster")?;
     eprintln!(

@@ -1,0 +1,480 @@
+//! The broker's Prometheus metrics and the HTTP endpoint that serves them
+//! (`GET /metrics` on `metrics_address`, text exposition format 0.0.4).
+//!
+//! Counters and histograms are updated on the shards' hot paths with
+//! atomics only (`prometheus-client` families; one short lock to find a
+//! label set). Figures that belong to the shared tables or to the shards'
+//! stores — consumer lag, connections, disk use — are computed when a scrape
+//! comes, on the endpoint's own std thread: queue ends are asked of each
+//! owner shard through its inbox, as any cross-shard request is.
+//!
+//! **Label cardinality is bounded**: at most [`LABEL_SETS_MAX`] topics and
+//! as many (group, topic) pairs get their own series; the rest are counted
+//! under the label value [`OTHER_LABEL`].
+//!
+//! The server is `tiny_http` on a dedicated thread (no tokio, no compio):
+//! a scrape never runs on a shard's event loop.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::state::{BrokerState, lock};
+
+/// Topics (and, separately, group/topic pairs) with their own series.
+pub const LABEL_SETS_MAX: usize = 1_000;
+/// The label value of everything beyond [`LABEL_SETS_MAX`].
+pub const OTHER_LABEL: &str = "_other";
+/// Queues one scrape asks the shards about for the lag gauges, at most.
+pub const LAG_QUEUES_PER_SCRAPE_MAX: usize = 20_000;
+/// Time a scrape waits for one shard's answer.
+const SHARD_ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
+/// The content type of the text format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TopicLabels {
+    topic: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct GroupTopicLabels {
+    group: String,
+    topic: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ShardLabels {
+    shard: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: String,
+}
+
+/// Admits label values up to a bound; later ones become [`OTHER_LABEL`].
+#[derive(Default)]
+struct LabelGuard {
+    admitted: Mutex<HashSet<String>>,
+}
+
+impl LabelGuard {
+    fn admit(&self, value: &str) -> String {
+        let mut admitted = lock(&self.admitted);
+        if admitted.contains(value) {
+            return value.to_owned();
+        }
+        if admitted.len() >= LABEL_SETS_MAX {
+            return OTHER_LABEL.to_owned();
+        }
+        admitted.insert(value.to_owned());
+        value.to_owned()
+    }
+}
+
+/// Every metric of one broker.
+pub struct BrokerMetrics {
+    registry: Registry,
+    messages_in: Family<TopicLabels, Counter>,
+    bytes_in: Family<TopicLabels, Counter>,
+    messages_out: Family<GroupTopicLabels, Counter>,
+    bytes_out: Family<GroupTopicLabels, Counter>,
+    consumer_lag: Family<GroupTopicLabels, Gauge>,
+    send_latency: Family<ShardLabels, Histogram>,
+    pull_latency: Family<ShardLabels, Histogram>,
+    rejected: Family<ReasonLabels, Counter>,
+    connections: Gauge,
+    held_polls: Gauge,
+    disk_used_ratio: Gauge<f64, AtomicU64>,
+    topics: LabelGuard,
+    pairs: LabelGuard,
+}
+
+fn latency_histogram() -> Histogram {
+    // 50 µs … ~1.6 s.
+    Histogram::new(exponential_buckets(0.000_05, 2.0, 16))
+}
+
+impl Default for BrokerMetrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("ringmq");
+        let m = BrokerMetrics {
+            registry: Registry::default(),
+            messages_in: Family::default(),
+            bytes_in: Family::default(),
+            messages_out: Family::default(),
+            bytes_out: Family::default(),
+            consumer_lag: Family::default(),
+            send_latency: Family::new_with_constructor(latency_histogram),
+            pull_latency: Family::new_with_constructor(latency_histogram),
+            rejected: Family::default(),
+            connections: Gauge::default(),
+            held_polls: Gauge::default(),
+            disk_used_ratio: Gauge::default(),
+            topics: LabelGuard::default(),
+            pairs: LabelGuard::default(),
+        };
+        registry.register(
+            "messages_in",
+            "Messages stored, by topic",
+            m.messages_in.clone(),
+        );
+        registry.register(
+            "bytes_in",
+            "Message bytes received, by topic",
+            m.bytes_in.clone(),
+        );
+        registry.register(
+            "messages_out",
+            "Messages delivered by pulls, by group and topic",
+            m.messages_out.clone(),
+        );
+        registry.register(
+            "bytes_out",
+            "Record bytes delivered by pulls, by group and topic",
+            m.bytes_out.clone(),
+        );
+        registry.register(
+            "consumer_lag",
+            "Messages stored but not yet committed by the group (at scrape time)",
+            m.consumer_lag.clone(),
+        );
+        registry.register(
+            "send_latency_seconds",
+            "Time from a send request's arrival to its answer, by shard",
+            m.send_latency.clone(),
+        );
+        registry.register(
+            "pull_latency_seconds",
+            "Time from a pull request's arrival to its answer (long-poll holds included), by shard",
+            m.pull_latency.clone(),
+        );
+        registry.register(
+            "rejected_requests",
+            "Requests refused, by response code name",
+            m.rejected.clone(),
+        );
+        registry.register(
+            "connections",
+            "Client channels known from heartbeats",
+            m.connections.clone(),
+        );
+        registry.register(
+            "held_polls",
+            "Pulls parked by long polling",
+            m.held_polls.clone(),
+        );
+        registry.register(
+            "disk_used_ratio",
+            "Used fraction of the file system holding the data directory",
+            m.disk_used_ratio.clone(),
+        );
+        BrokerMetrics { registry, ..m }
+    }
+}
+
+impl BrokerMetrics {
+    /// `count` messages of `bytes` stored on `topic`.
+    pub fn message_in(&self, topic: &str, count: u64, bytes: u64) {
+        let labels = TopicLabels {
+            topic: self.topics.admit(topic),
+        };
+        self.messages_in.get_or_create(&labels).inc_by(count);
+        self.bytes_in.get_or_create(&labels).inc_by(bytes);
+    }
+
+    /// `count` messages of `bytes` delivered to `group` from `topic`.
+    pub fn message_out(&self, group: &str, topic: &str, count: u64, bytes: u64) {
+        let labels = self.pair(group, topic);
+        self.messages_out.get_or_create(&labels).inc_by(count);
+        self.bytes_out.get_or_create(&labels).inc_by(bytes);
+    }
+
+    fn pair(&self, group: &str, topic: &str) -> GroupTopicLabels {
+        match self.pairs.admit(&format!("{group}\u{0}{topic}")).as_str() {
+            OTHER_LABEL => GroupTopicLabels {
+                group: OTHER_LABEL.to_owned(),
+                topic: OTHER_LABEL.to_owned(),
+            },
+            _ => GroupTopicLabels {
+                group: group.to_owned(),
+                topic: topic.to_owned(),
+            },
+        }
+    }
+
+    /// A request answered: latency of sends and pulls, refusals by code.
+    pub fn answered(
+        &self,
+        shard: usize,
+        request_code: i32,
+        started: Instant,
+        response_code: Option<i32>,
+    ) {
+        use ringmq_net::code::{request, response};
+        let seconds = started.elapsed().as_secs_f64();
+        let labels = ShardLabels {
+            shard: shard.to_string(),
+        };
+        match request_code {
+            request::SEND_MESSAGE | request::SEND_MESSAGE_V2 | request::SEND_BATCH_MESSAGE => {
+                self.send_latency.get_or_create(&labels).observe(seconds);
+            }
+            request::PULL_MESSAGE | request::LITE_PULL_MESSAGE => {
+                self.pull_latency.get_or_create(&labels).observe(seconds);
+            }
+            _ => {}
+        }
+        let refused = match response_code {
+            Some(
+                code @ (response::SYSTEM_BUSY
+                | response::SERVICE_NOT_AVAILABLE
+                | response::MESSAGE_ILLEGAL
+                | response::NO_PERMISSION
+                | response::TOPIC_NOT_EXIST
+                | response::FLOW_CONTROL
+                | response::REQUEST_CODE_NOT_SUPPORTED
+                | response::SUBSCRIPTION_GROUP_NOT_EXIST),
+            ) => Some(code),
+            _ => None,
+        };
+        if let Some(code) = refused {
+            self.rejected
+                .get_or_create(&ReasonLabels {
+                    reason: response_code_name(code).to_owned(),
+                })
+                .inc();
+        }
+    }
+
+    /// The number of pulls parked right now moved by `delta`.
+    pub fn polls_held(&self, delta: i64) {
+        self.held_polls.inc_by(delta);
+    }
+
+    /// The text exposition of everything, after refreshing the scrape-time
+    /// gauges from `state`.
+    pub fn render(&self, state: &BrokerState) -> String {
+        self.refresh(state);
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+
+    fn refresh(&self, state: &BrokerState) {
+        let connections = lock(&state.clients).channel_count();
+        self.connections
+            .set(i64::try_from(connections).unwrap_or(i64::MAX));
+        if let Some(ratio) = disk_used_ratio(&state.config.data_dir) {
+            self.disk_used_ratio.set(ratio);
+        }
+        self.refresh_lag(state);
+    }
+
+    fn refresh_lag(&self, state: &BrokerState) {
+        let committed = lock(&state.offsets).snapshot();
+        self.consumer_lag.clear();
+        let mut asked = 0usize;
+        for (key, queues) in &committed.offset_table {
+            let Some((topic, group)) = key.split_once('@') else {
+                continue;
+            };
+            let mut lag = 0i64;
+            for (queue_id, offset) in queues {
+                if asked >= LAG_QUEUES_PER_SCRAPE_MAX {
+                    break;
+                }
+                asked += 1;
+                if let Some(max) = queue_end(state, topic, *queue_id) {
+                    lag = lag.saturating_add(max.saturating_sub(*offset).max(0));
+                }
+            }
+            self.consumer_lag
+                .get_or_create(&self.pair(group, topic))
+                .inc_by(lag);
+        }
+    }
+}
+
+/// The max offset of a queue, asked of its owner shard from a non-shard thread.
+fn queue_end(state: &BrokerState, topic: &str, queue_id: i32) -> Option<i64> {
+    use crate::shard::{ShardMessage, owner_of};
+    use crate::store::{QueueQuery, QueueQueryKind};
+    let owner = owner_of(topic, queue_id, state.shard_count());
+    let inbox = state.shards.get(owner)?;
+    let (tx, rx) = futures::channel::oneshot::channel();
+    let query = QueueQuery::new(topic, queue_id, QueueQueryKind::MaxOffset);
+    inbox
+        .send_timeout(ShardMessage::Queue(query, tx), SHARD_ANSWER_TIMEOUT)
+        .ok()?;
+    let deadline = Instant::now() + SHARD_ANSWER_TIMEOUT;
+    let mut rx = rx;
+    loop {
+        match rx.try_recv() {
+            Ok(Some(answer)) => return Some(answer.value),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(1)),
+            _ => return None,
+        }
+    }
+}
+
+/// Used fraction of the file system holding `path` (statvfs).
+fn disk_used_ratio(path: &std::path::Path) -> Option<f64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut stat = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+    // SAFETY: `c_path` is a valid NUL-terminated string and `stat` points to
+    // writable memory of the right size; statvfs only writes into it.
+    let rc = unsafe { libc::statvfs(c_path.as_ptr(), stat.as_mut_ptr()) };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: statvfs returned 0, so it initialised the struct.
+    let stat = unsafe { stat.assume_init() };
+    let total = stat.f_blocks as f64;
+    (total > 0.0).then(|| (total - stat.f_bfree as f64) / total)
+}
+
+fn response_code_name(code: i32) -> &'static str {
+    use ringmq_net::code::response;
+    match code {
+        response::SYSTEM_BUSY => "SYSTEM_BUSY",
+        response::SERVICE_NOT_AVAILABLE => "SERVICE_NOT_AVAILABLE",
+        response::MESSAGE_ILLEGAL => "MESSAGE_ILLEGAL",
+        response::NO_PERMISSION => "NO_PERMISSION",
+        response::TOPIC_NOT_EXIST => "TOPIC_NOT_EXIST",
+        response::FLOW_CONTROL => "FLOW_CONTROL",
+        response::REQUEST_CODE_NOT_SUPPORTED => "REQUEST_CODE_NOT_SUPPORTED",
+        response::SUBSCRIPTION_GROUP_NOT_EXIST => "SUBSCRIPTION_GROUP_NOT_EXIST",
+        _ => "OTHER",
+    }
+}
+
+/// Renders the text exposition for one scrape.
+pub type Render = Arc<dyn Fn() -> String + Send + Sync>;
+
+/// A running `/metrics` endpoint; dropping it stops the thread.
+pub struct MetricsServer {
+    server: Arc<tiny_http::Server>,
+    thread: Option<JoinHandle<()>>,
+    addr: SocketAddr,
+}
+
+/// Why the endpoint could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    #[error("cannot serve metrics on {addr}: {reason}")]
+    Bind { addr: String, reason: String },
+    #[error("cannot start the metrics thread: {0}")]
+    Thread(std::io::Error),
+}
+
+impl MetricsServer {
+    /// Serves `render()` at `http://<addr>/metrics` (404 elsewhere).
+    pub fn start(addr: &str, render: Render) -> Result<MetricsServer, MetricsError> {
+        let bind_error = |reason: String| MetricsError::Bind {
+            addr: addr.to_owned(),
+            reason,
+        };
+        let server = tiny_http::Server::http(addr).map_err(|e| bind_error(e.to_string()))?;
+        let bound = server
+            .server_addr()
+            .to_ip()
+            .ok_or_else(|| bind_error("not an IP listener".into()))?;
+        let server = Arc::new(server);
+        let serving = server.clone();
+        let thread = std::thread::Builder::new()
+            .name("ringmq-metrics".into())
+            .spawn(move || serve(&serving, &render))
+            .map_err(MetricsError::Thread)?;
+        Ok(MetricsServer {
+            server,
+            thread: Some(thread),
+            addr: bound,
+        })
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for MetricsServer {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn serve(server: &tiny_http::Server, render: &Render) {
+    for request in server.incoming_requests() {
+        let path = request.url().split('?').next().unwrap_or("");
+        let response = if path == "/metrics" && *request.method() == tiny_http::Method::Get {
+            let header = tiny_http::Header::from_bytes("Content-Type", CONTENT_TYPE);
+            let mut response = tiny_http::Response::from_string(render());
+            if let Ok(header) = header {
+                response = response.with_header(header);
+            }
+            response
+        } else {
+            tiny_http::Response::from_string("only GET /metrics is served here\n")
+                .with_status_code(404)
+        };
+        if let Err(err) = request.respond(response) {
+            tracing::debug!(%err, "metrics response not delivered");
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_sets_are_bounded() {
+        let guard = LabelGuard::default();
+        for i in 0..LABEL_SETS_MAX {
+            assert_eq!(guard.admit(&format!("t{i}")), format!("t{i}"));
+        }
+        assert_eq!(guard.admit("one-too-many"), OTHER_LABEL);
+        assert_eq!(guard.admit("t0"), "t0");
+    }
+
+    #[test]
+    fn counters_appear_in_the_text_format_with_their_labels() {
+        let m = BrokerMetrics::default();
+        m.message_in("T", 3, 30);
+        m.message_out("G", "T", 2, 20);
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &m.registry).unwrap();
+        assert!(
+            out.contains("ringmq_messages_in_total{topic=\"T\"} 3"),
+            "{out}"
+        );
+        assert!(
+            out.contains("ringmq_bytes_in_total{topic=\"T\"} 30"),
+            "{out}"
+        );
+        assert!(
+            out.contains("ringmq_messages_out_total{group=\"G\",topic=\"T\"} 2"),
+            "{out}"
+        );
+    }
+}
