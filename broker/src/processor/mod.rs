@@ -13,8 +13,8 @@ mod pull;
 mod query;
 mod retry;
 mod send;
-mod transaction;
 mod stats;
+mod transaction;
 
 use std::rc::Rc;
 
