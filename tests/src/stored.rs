@@ -49,6 +49,10 @@ pub struct StoredMessage {
     pub physical_offset: i64,
     /// Sysflag.
     pub sys_flag: i32,
+    /// When the broker stored it (epoch ms).
+    pub store_timestamp: i64,
+    /// Times it was consumed before (retries).
+    pub reconsume_times: i32,
     /// Body as stored.
     pub body: Vec<u8>,
     /// Properties.
@@ -137,9 +141,9 @@ pub fn decode_record(record: &[u8]) -> HarnessResult<StoredMessage> {
     let sys_flag = c.i32()?;
     let _born_ts = c.i64()?;
     c.take(if sys_flag & BORNHOST_V6 != 0 { 20 } else { 8 })?;
-    let _store_ts = c.i64()?;
+    let store_timestamp = c.i64()?;
     c.take(if sys_flag & STOREHOST_V6 != 0 { 20 } else { 8 })?;
-    let _reconsume = c.i32()?;
+    let reconsume_times = c.i32()?;
     let _prepared = c.i64()?;
     let body_len = c.i32()?;
     let body_len = c.len_from(i64::from(body_len))?;
@@ -160,6 +164,8 @@ pub fn decode_record(record: &[u8]) -> HarnessResult<StoredMessage> {
         queue_offset,
         physical_offset,
         sys_flag,
+        store_timestamp,
+        reconsume_times,
         body,
         properties: crate::raw::decode_properties(&props),
     })
