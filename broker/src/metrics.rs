@@ -95,7 +95,6 @@ pub struct BrokerMetrics {
     pull_latency: Family<ShardLabels, Histogram>,
     rejected: Family<ReasonLabels, Counter>,
     connections: Gauge,
-    held_polls: Gauge,
     disk_used_ratio: Gauge<f64, AtomicU64>,
     topics: LabelGuard,
     pairs: LabelGuard,
@@ -120,7 +119,6 @@ impl Default for BrokerMetrics {
             pull_latency: Family::new_with_constructor(latency_histogram),
             rejected: Family::default(),
             connections: Gauge::default(),
-            held_polls: Gauge::default(),
             disk_used_ratio: Gauge::default(),
             topics: LabelGuard::default(),
             pairs: LabelGuard::default(),
@@ -169,11 +167,6 @@ impl Default for BrokerMetrics {
             "connections",
             "Client channels known from heartbeats",
             m.connections.clone(),
-        );
-        registry.register(
-            "held_polls",
-            "Pulls parked by long polling",
-            m.held_polls.clone(),
         );
         registry.register(
             "disk_used_ratio",
@@ -258,11 +251,6 @@ impl BrokerMetrics {
         }
     }
 
-    /// The number of pulls parked right now moved by `delta`.
-    pub fn polls_held(&self, delta: i64) {
-        self.held_polls.inc_by(delta);
-    }
-
     /// The text exposition of everything, after refreshing the scrape-time
     /// gauges from `state`.
     pub fn render(&self, state: &BrokerState) -> String {
@@ -332,7 +320,7 @@ fn queue_end(state: &BrokerState, topic: &str, queue_id: i32) -> Option<i64> {
 }
 
 /// Used fraction of the file system holding `path` (statvfs).
-fn disk_used_ratio(path: &std::path::Path) -> Option<f64> {
+pub(crate) fn disk_used_ratio(path: &std::path::Path) -> Option<f64> {
     use std::os::unix::ffi::OsStrExt;
     let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
     let mut stat = std::mem::MaybeUninit::<libc::statvfs>::zeroed();

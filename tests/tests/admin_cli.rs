@@ -212,6 +212,12 @@ fn admin_commands_report_what_the_cluster_holds() {
     let status = admin_json(&ns, &["broker", "status"]);
     let runtime_table = &status["brokers"][broker.as_str()]["runtime"];
     assert!(runtime_table["brokerVersionDesc"].is_string(), "{status}");
+    let disk: f64 = runtime_table["commitLogDiskRatio"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((0.0..=1.0).contains(&disk), "{status}");
     let config = admin_json(&ns, &["broker", "config", "get", "brokerName"]);
     assert_eq!(config[broker.as_str()]["brokerName"], broker.as_str());
 

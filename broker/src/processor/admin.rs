@@ -200,5 +200,9 @@ pub fn runtime_info(shard: &Rc<Shard>, req: &RemotingCommand) -> Reply {
         "flushMode",
         state.config.flush_mode.rocketmq_name().to_owned(),
     );
+    if let Some(ratio) = crate::metrics::disk_used_ratio(&state.config.data_dir) {
+        // Java's key: the used fraction of the commit log's file system.
+        put("commitLogDiskRatio", format!("{ratio:.4}"));
+    }
     json_reply(req, &KvTable { table })
 }

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use ringmq_net::body::{
-    ClusterInfo, ConsumeStats, ConsumerConnection, KvTable, ProducerConnection, ResetOffsetBody,
-    SubscriptionGroupConfig, TopicList, TopicRouteData, TopicStatsTable,
+    ClusterInfo, ConsumeStats, ConsumerConnection, KvTable, MessageQueue, ProducerConnection,
+    ResetOffsetBody, SubscriptionGroupConfig, TopicList, TopicRouteData, TopicStatsTable,
 };
 use ringmq_net::code::{request, response};
 use ringmq_net::command::RemotingCommand;
@@ -476,13 +476,12 @@ impl Admin {
     pub async fn pull(
         &self,
         addr: &str,
-        broker_name: &str,
+        queue: &MessageQueue,
         group: &str,
-        topic: &str,
-        queue_id: i32,
         offset: i64,
         max: i32,
     ) -> Result<Pulled, AdminError> {
+        let (broker_name, topic, queue_id) = (&queue.broker_name, &queue.topic, queue.queue_id);
         let req = RemotingCommand::request(request::PULL_MESSAGE).with_header(
             &PullMessageRequestHeader {
                 consumer_group: group.to_owned(),

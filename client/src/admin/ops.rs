@@ -348,16 +348,9 @@ impl Admin {
             if queue_id < 0 || queue_id >= read {
                 continue;
             }
+            let queue = ringmq_net::body::MessageQueue::new(topic, name, queue_id);
             let pulled = self
-                .pull(
-                    &addr,
-                    &name,
-                    TOOLS_CONSUMER_GROUP,
-                    topic,
-                    queue_id,
-                    offset,
-                    count,
-                )
+                .pull(&addr, &queue, TOOLS_CONSUMER_GROUP, offset, count)
                 .await?;
             found.extend(pulled.messages);
         }

@@ -701,16 +701,9 @@ async fn tail(admin: &Admin, topic: &str, count: Option<u64>, json: bool) -> any
     loop {
         let mut any = false;
         for (name, addr, queue_id, next) in &mut cursors {
+            let queue = ringmq_net::body::MessageQueue::new(topic, name.as_str(), *queue_id);
             let pulled = admin
-                .pull(
-                    addr,
-                    name,
-                    TOOLS_CONSUMER_GROUP,
-                    topic,
-                    *queue_id,
-                    *next,
-                    32,
-                )
+                .pull(addr, &queue, TOOLS_CONSUMER_GROUP, *next, 32)
                 .await
                 .with_context(|| format!("pull from {name}/{queue_id}"))?;
             *next = pulled.next_begin_offset;
