@@ -304,8 +304,10 @@ fn a_suspended_message_is_offered_again_in_place_then_dead_lettered() {
             vec![(0, 0), (1, 0), (2, 0), (2, 1), (2, 2), (3, 0), (4, 0)],
             "the stuck message is offered again in place, its count raised, until the limit"
         );
-        // The stuck message is in the group's DLQ.
+        // The stuck message is in the group's DLQ, which the broker creates
+        // write-only (as Java 4.9 does): an operator grants read first.
         let dlq = format!("%DLQ%{group}");
+        cluster.create_topic(&dlq, 1).expect("perm 6 on the DLQ");
         let reader = PullConsumer::builder(unique_name("dlq-reader"))
             .namesrv(&namesrv)
             .consume_from(ConsumeFrom::FirstOffset)
