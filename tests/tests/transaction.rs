@@ -189,7 +189,7 @@ fn halves_pending_at_kill_9_are_checked_and_resolved_after_the_restart() {
             .next()
             .and_then(|n| n.parse().ok())
             .unwrap_or(1);
-        if n % 2 == 0 {
+        if n.is_multiple_of(2) {
             LocalTransactionState::Commit
         } else {
             LocalTransactionState::Rollback
