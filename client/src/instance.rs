@@ -96,6 +96,13 @@ pub trait InboundConsumer: Send + Sync {
     fn consume_directly(&self, record: Bytes) -> BoxFuture<'_, Vec<u8>>;
 }
 
+/// A transactional producer's answer to CHECK_TRANSACTION_STATE.
+pub trait InboundProducer: Send + Sync {
+    /// Checks the half message in `command` (sent by the broker at `from`)
+    /// and answers the broker with END_TRANSACTION.
+    fn check_transaction(&self, from: String, command: RemotingCommand) -> BoxFuture<'static, ()>;
+}
+
 /// How to reach the cluster and who we are.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -169,6 +176,7 @@ struct Registrations {
     producer_groups: BTreeSet<String>,
     consumers: BTreeMap<String, ConsumerData>,
     inbound: HashMap<String, Arc<dyn InboundConsumer>>,
+    transaction_checkers: HashMap<String, Arc<dyn InboundProducer>>,
 }
 
 /// The shared client runtime; cheap to clone.
@@ -277,6 +285,18 @@ impl ClientInstance {
         if let Ok(mut reg) = self.shared.registrations.lock() {
             reg.producer_groups.insert(group.to_string());
         }
+    }
+
+    /// Registers the CHECK_TRANSACTION_STATE handler of a producer group.
+    pub fn register_transaction_checker(&self, group: &str, checker: Arc<dyn InboundProducer>) {
+        if let Ok(mut reg) = self.shared.registrations.lock() {
+            reg.transaction_checkers.insert(group.to_string(), checker);
+        }
+    }
+
+    fn transaction_checker(&self, group: &str) -> Option<Arc<dyn InboundProducer>> {
+        let reg = self.shared.registrations.lock().ok()?;
+        reg.transaction_checkers.get(group).cloned()
     }
 
     /// Registers (or updates) a consumer group for heartbeats and inbound calls.
@@ -621,7 +641,21 @@ impl ClientInstance {
                     None => not_here(command, &group),
                 })
             }
-            request::CHECK_TRANSACTION_STATE => None,
+            request::CHECK_TRANSACTION_STATE => {
+                let group = crate::producer::transaction::check_group(command);
+                match group.as_deref().and_then(|g| self.transaction_checker(g)) {
+                    Some(checker) => {
+                        tokio::spawn(
+                            checker.check_transaction(inbound.from.clone(), command.clone()),
+                        );
+                    }
+                    None => tracing::warn!(
+                        ?group,
+                        "CHECK_TRANSACTION_STATE for a producer group not running here"
+                    ),
+                }
+                None
+            }
             other => Some(RemotingCommand::response_to(
                 command,
                 response::REQUEST_CODE_NOT_SUPPORTED,

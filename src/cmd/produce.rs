@@ -8,12 +8,21 @@
 //! ```text
 //! msgId=<UNIQ_KEY> offsetMsgId=<broker id> queue=<broker>/<queueId> queueOffset=<n> status=<SendOk|...>
 //! ```
+//!
+//! With `--transaction commit|rollback|unknown` each message is sent as a
+//! transactional half and the local transaction "returns" that state (a
+//! check-back from the broker gets the same answer while the command runs);
+//! `unknown` leaves the outcome to the broker's check-back, answered by any
+//! producer of the group.
 
 use std::io::BufRead;
 use std::path::PathBuf;
 
 use anyhow::Context;
 use ringmq_client::Message;
+use ringmq_client::producer::transaction::{
+    LocalTransactionState, TransactionListener, TransactionProducer,
+};
 use ringmq_client::producer::{Producer, SendResult};
 
 /// The standalone nameserver address, the default of `--namesrv`.
@@ -58,12 +67,84 @@ pub struct Args {
     pub group: String,
     #[command(flatten)]
     pub credentials: super::credentials::CredentialArgs,
+    /// Send each message in a transaction whose local outcome is this.
+    #[arg(long, value_enum)]
+    pub transaction: Option<TransactionMode>,
     /// Send the contents of this file as one message.
     #[arg(long, conflicts_with = "body")]
     pub file: Option<PathBuf>,
     /// The message body; without it (and without --file) each stdin line is
     /// one message.
     pub body: Option<String>,
+}
+
+/// The local transaction outcome `--transaction` gives every message.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransactionMode {
+    Commit,
+    Rollback,
+    Unknown,
+}
+
+impl TransactionMode {
+    fn state(self) -> LocalTransactionState {
+        match self {
+            TransactionMode::Commit => LocalTransactionState::Commit,
+            TransactionMode::Rollback => LocalTransactionState::Rollback,
+            TransactionMode::Unknown => LocalTransactionState::Unknown,
+        }
+    }
+}
+
+/// Answers every local transaction and check with one state.
+struct FixedOutcome(LocalTransactionState);
+
+impl TransactionListener for FixedOutcome {
+    fn execute_local_transaction(
+        &self,
+        _: &Message,
+        _: Option<&(dyn std::any::Any + Send + Sync)>,
+    ) -> LocalTransactionState {
+        self.0
+    }
+
+    fn check_local_transaction(
+        &self,
+        _: &ringmq_client::consumer::MessageExt,
+    ) -> LocalTransactionState {
+        self.0
+    }
+}
+
+/// A plain or a transactional producer.
+enum Sender {
+    Plain(Producer),
+    Transactional(TransactionProducer),
+}
+
+impl Sender {
+    async fn send(&self, msg: Message) -> anyhow::Result<SendResult> {
+        match self {
+            Sender::Plain(producer) => producer.send(msg).await.context("send failed"),
+            Sender::Transactional(producer) => {
+                let sent = producer
+                    .send_message_in_transaction(msg, None)
+                    .await
+                    .context("send failed")?;
+                if let Some(err) = &sent.end_error {
+                    eprintln!("END_TRANSACTION not sent ({err}); the broker will check back");
+                }
+                Ok(sent.send)
+            }
+        }
+    }
+
+    async fn shutdown(&self) {
+        match self {
+            Sender::Plain(producer) => producer.shutdown().await,
+            Sender::Transactional(producer) => producer.producer().shutdown().await,
+        }
+    }
 }
 
 /// Parses `name=value` (the name must not be empty; the value may be).
@@ -85,17 +166,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 async fn produce(args: Args) -> anyhow::Result<()> {
     args.credentials.install();
-    let producer = super::credentials::producer(Producer::builder(args.group.as_str()))
-        .namesrv(&args.namesrv)
-        .build()
-        .context("cannot build the producer")?;
+    let builder =
+        super::credentials::producer(Producer::builder(args.group.as_str())).namesrv(&args.namesrv);
+    let producer = match args.transaction {
+        None => Sender::Plain(builder.build().context("cannot build the producer")?),
+        Some(mode) => Sender::Transactional(
+            TransactionProducer::new(builder, std::sync::Arc::new(FixedOutcome(mode.state())))
+                .context("cannot build the producer")?,
+        ),
+    };
     let outcome = send_all(&producer, &args).await;
     producer.shutdown().await;
     outcome
 }
 
 /// Sends the body, the file or every stdin line; stops at the first error.
-async fn send_all(producer: &Producer, args: &Args) -> anyhow::Result<()> {
+async fn send_all(producer: &Sender, args: &Args) -> anyhow::Result<()> {
     if let Some(body) = &args.body {
         return send_one(producer, args, body.clone().into_bytes()).await;
     }
@@ -148,11 +234,8 @@ fn stdin_lines() -> (
     (reader, rx)
 }
 
-async fn send_one(producer: &Producer, args: &Args, body: Vec<u8>) -> anyhow::Result<()> {
-    let sent = producer
-        .send(message(args, body))
-        .await
-        .context("send failed")?;
+async fn send_one(producer: &Sender, args: &Args, body: Vec<u8>) -> anyhow::Result<()> {
+    let sent = producer.send(message(args, body)).await?;
     println!("{}", describe(&sent));
     Ok(())
 }
@@ -279,6 +362,18 @@ mod tests {
             ])
             .is_err()
         );
+    }
+
+    #[test]
+    fn transaction_takes_commit_rollback_or_unknown() {
+        let args = parse(&["--topic", "T", "--transaction", "rollback", "x"]).unwrap();
+        assert_eq!(args.transaction, Some(TransactionMode::Rollback));
+        assert_eq!(
+            TransactionMode::Unknown.state(),
+            LocalTransactionState::Unknown
+        );
+        assert!(parse(&["--topic", "T", "--transaction", "maybe", "x"]).is_err());
+        assert_eq!(parse(&["--topic", "T", "x"]).unwrap().transaction, None);
     }
 
     #[test]

@@ -16,6 +16,7 @@
 
 pub mod fault;
 pub mod selector;
+pub mod transaction;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -402,6 +403,20 @@ impl Producer {
             );
         }
         Ok(results)
+    }
+
+    /// Sends the half of a transaction (sysflag PREPARED; the caller set
+    /// `TRAN_MSG` and `PGROUP`), with the usual retries.
+    pub(crate) async fn send_half(&self, msg: Message) -> Result<SendResult, SendError> {
+        let mut prepared = self.prepare(msg)?;
+        prepared.sys_flag |= ringmq_net::record::TRANSACTION_PREPARED_TYPE;
+        self.send_with_retries(&prepared, self.inner.config.retries)
+            .await
+    }
+
+    /// The client runtime this producer runs on.
+    pub(crate) fn instance(&self) -> &ClientInstance {
+        &self.inner.instance
     }
 
     /// Unregisters from the brokers and stops the timers.
