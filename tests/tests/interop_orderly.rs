@@ -42,17 +42,23 @@ const CONSUME_WAIT_MAX: Duration = Duration::from_secs(120);
 const THEIRS: usize = 0;
 const OURS: usize = 1;
 
+/// A queue of the test topic: (broker name, queue id).
+type QueueKey = (String, i32);
+
+/// A queue two clients were inside at once: (queue, holder, intruder).
+type Overlap = (QueueKey, usize, usize);
+
 /// What both clients' listeners record.
 #[derive(Default)]
 struct Ledger {
-    inside: Mutex<HashMap<(String, i32), usize>>,
-    overlaps: Mutex<Vec<((String, i32), usize, usize)>>,
+    inside: Mutex<HashMap<QueueKey, usize>>,
+    overlaps: Mutex<Vec<Overlap>>,
     /// (client, key, step) in consumption order.
     log: Mutex<Vec<(usize, String, u32)>>,
 }
 
 impl Ledger {
-    fn enter(&self, queue: (String, i32), client: usize) {
+    fn enter(&self, queue: QueueKey, client: usize) {
         let mut inside = self.inside.lock().unwrap();
         if let Some(holder) = inside.insert(queue.clone(), client)
             && holder != client
@@ -61,7 +67,7 @@ impl Ledger {
         }
     }
 
-    fn leave(&self, queue: &(String, i32), client: usize) {
+    fn leave(&self, queue: &QueueKey, client: usize) {
         let mut inside = self.inside.lock().unwrap();
         if inside.get(queue) == Some(&client) {
             inside.remove(queue);

@@ -320,6 +320,7 @@ impl PushConsumerBuilder {
             listener,
             releasing: Mutex::default(),
             retry_producer: Mutex::default(),
+            commit_gate: tokio::sync::Mutex::default(),
             queues: Mutex::default(),
             offsets,
             local_file,
@@ -349,6 +350,8 @@ pub(crate) struct PushShared {
     pub(crate) releasing: Mutex<BTreeSet<MessageQueue>>,
     /// Sends retry copies when the broker cannot take a message back.
     pub(crate) retry_producer: Mutex<Option<crate::producer::Producer>>,
+    /// Serializes offset commits to the brokers (timer, orderly release).
+    pub(crate) commit_gate: tokio::sync::Mutex<()>,
     pub(crate) queues: Mutex<HashMap<MessageQueue, Arc<ProcessQueue>>>,
     pub(crate) offsets: OffsetTable,
     pub(crate) local_file: Option<LocalOffsetFile>,
@@ -513,6 +516,9 @@ impl PushShared {
 
     /// Commits every assigned queue's offset (broker or local file).
     pub(crate) async fn persist_offsets(&self) {
+        // One commit round at a time, and never interleaved with an orderly
+        // release: an older offset sent late would undo the release's.
+        let _gate = self.commit_gate.lock().await;
         let assigned: Vec<MessageQueue> = self
             .queues
             .lock()

@@ -121,6 +121,7 @@ impl PushShared {
 
     /// Stores `mq`'s offset (waiting for the broker's answer), then unlocks it.
     async fn commit_and_unlock(&self, mq: &MessageQueue) {
+        let _gate = self.commit_gate.lock().await;
         let group = &self.config.group;
         if let Some(offset) = self.offsets.remove(mq)
             && let Err(error) = broker::commit_offset(&self.instance, group, mq, offset).await

@@ -81,7 +81,11 @@ impl PushShared {
         mq: &MessageQueue,
         offset: i64,
     ) -> Result<PullOutcome, ConsumerError> {
+        // An orderly queue commits only through the timer and its release
+        // (serialized); a commit riding on a pull could land after the
+        // release's and move the next owner back.
         let commit_offset = match self.config.model {
+            MessageModel::Clustering if self.needs_locks() => None,
             MessageModel::Clustering => self.offsets.read(mq).filter(|o| *o > 0),
             MessageModel::Broadcasting => None,
         };
