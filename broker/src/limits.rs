@@ -163,6 +163,7 @@ pub fn admit(
     req: &RemotingCommand,
 ) -> Result<(), Reply> {
     if let Err(err) = ringmq_net::validate::request_names(req) {
+        tracing::debug!(code = req.code, peer = %connection.peer, %err, "request refused: a bad name");
         return Err(error(req, response::SYSTEM_ERROR, err.to_string()));
     }
     if state.config.acl_enable {

@@ -154,7 +154,11 @@ pub fn name_fields(code: i32) -> &'static [(&'static str, NameKind)] {
         ("clientId", NameKind::ClientId),
     ];
     const SEND_V2: &[(&str, NameKind)] = &[("a", NameKind::ProducerGroup), ("b", NameKind::Topic)];
+    // Java 4.9's END_TRANSACTION header names only the producer group;
+    // RocketMQ 5 clients add an RPC `topic` they may leave empty.
+    const END_TRANSACTION: &[(&str, NameKind)] = &[("producerGroup", NameKind::ProducerGroup)];
     match code {
+        request::END_TRANSACTION => END_TRANSACTION,
         request::SEND_MESSAGE_V2 | request::SEND_BATCH_MESSAGE | request::SEND_REPLY_MESSAGE_V2 => {
             SEND_V2
         }
@@ -298,6 +302,11 @@ mod tests {
         let req = with_field(request::SEND_MESSAGE, "topic", "%RETRY%cg");
         request_names(&req).unwrap();
         request_names(&RemotingCommand::request(request::HEART_BEAT)).unwrap();
+        // rocketmq-client-rust answers a check with an empty `topic`.
+        let req = with_field(request::END_TRANSACTION, "topic", "");
+        request_names(&req).unwrap();
+        let req = with_field(request::END_TRANSACTION, "producerGroup", "bad group");
+        assert!(request_names(&req).is_err());
     }
 
     #[test]
