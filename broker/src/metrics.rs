@@ -1,12 +1,15 @@
 //! The broker's Prometheus metrics and the HTTP endpoint that serves them
 //! (`GET /metrics` on `metrics_address`, text exposition format 0.0.4).
 //!
-//! Counters and histograms are updated on the shards' hot paths with
-//! atomics only (`prometheus-client` families; one short lock to find a
-//! label set). Figures that belong to the shared tables or to the shards'
-//! stores — consumer lag, connections, disk use — are computed when a scrape
-//! comes, on the endpoint's own std thread: queue ends are asked of each
-//! owner shard through its inbox, as any cross-shard request is.
+//! The send and pull paths touch only their own shard's state: messages and
+//! bytes per topic (in) and per group and topic (out) are tallied in a
+//! per-shard [`ShardTally`] (a lock only that shard and a scrape take), and
+//! each shard observes its own latency histograms. A scrape folds the
+//! tallies into the `prometheus-client` families. Figures that belong to the
+//! shared tables or to the shards' stores — consumer lag, connections, disk
+//! use — are computed when a scrape comes, on the endpoint's own std thread:
+//! queue ends are asked of each owner shard through its inbox, as any
+//! cross-shard request is.
 //!
 //! **Label cardinality is bounded**: at most [`LABEL_SETS_MAX`] topics and
 //! as many (group, topic) pairs get their own series; the rest are counted
@@ -15,7 +18,7 @@
 //! The server is `tiny_http` on a dedicated thread (no tokio, no compio):
 //! a scrape never runs on a shard's event loop.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
@@ -83,6 +86,65 @@ impl LabelGuard {
     }
 }
 
+/// Messages and bytes one shard stored per topic and delivered per (group,
+/// topic), at most [`LABEL_SETS_MAX`] keys each (the rest under
+/// [`OTHER_LABEL`]).
+#[derive(Default)]
+struct Tally {
+    topics_in: HashMap<String, [u64; 2]>,
+    pairs_out: HashMap<(String, String), [u64; 2]>,
+}
+
+/// One shard's [`Tally`]: its lock is taken by that shard and by scrapes,
+/// never by another shard.
+#[derive(Default)]
+pub struct ShardTally {
+    inner: Mutex<Tally>,
+}
+
+fn add_to<K: std::hash::Hash + Eq>(map: &mut HashMap<K, [u64; 2]>, key: K, other: K, n: [u64; 2]) {
+    let key = if map.len() >= LABEL_SETS_MAX && !map.contains_key(&key) {
+        other
+    } else {
+        key
+    };
+    let slot = map.entry(key).or_default();
+    slot[0] = slot[0].saturating_add(n[0]);
+    slot[1] = slot[1].saturating_add(n[1]);
+}
+
+impl ShardTally {
+    fn message_in(&self, topic: &str, count: u64, bytes: u64) {
+        let mut tally = lock(&self.inner);
+        if let Some(slot) = tally.topics_in.get_mut(topic) {
+            slot[0] = slot[0].saturating_add(count);
+            slot[1] = slot[1].saturating_add(bytes);
+            return;
+        }
+        add_to(
+            &mut tally.topics_in,
+            topic.to_owned(),
+            OTHER_LABEL.to_owned(),
+            [count, bytes],
+        );
+    }
+
+    fn message_out(&self, group: &str, topic: &str, count: u64, bytes: u64) {
+        let mut tally = lock(&self.inner);
+        let key = (group.to_owned(), topic.to_owned());
+        let other = (OTHER_LABEL.to_owned(), OTHER_LABEL.to_owned());
+        add_to(&mut tally.pairs_out, key, other, [count, bytes]);
+    }
+}
+
+/// Raises `counter` to `total` (tallies only grow, so this is their delta).
+fn raise_to(counter: &Counter, total: u64) {
+    let now = counter.get();
+    if total > now {
+        counter.inc_by(total - now);
+    }
+}
+
 /// Every metric of one broker.
 pub struct BrokerMetrics {
     registry: Registry,
@@ -98,6 +160,8 @@ pub struct BrokerMetrics {
     disk_used_ratio: Gauge<f64, AtomicU64>,
     topics: LabelGuard,
     pairs: LabelGuard,
+    /// Per shard: its tally and its own send and pull histograms.
+    shards: Vec<(ShardTally, Histogram, Histogram)>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -105,8 +169,9 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.000_05, 2.0, 16))
 }
 
-impl Default for BrokerMetrics {
-    fn default() -> Self {
+impl BrokerMetrics {
+    /// The metrics of a broker with `shard_count` shards.
+    pub fn new(shard_count: usize) -> Self {
         let mut registry = Registry::with_prefix("ringmq");
         let m = BrokerMetrics {
             registry: Registry::default(),
@@ -122,6 +187,7 @@ impl Default for BrokerMetrics {
             disk_used_ratio: Gauge::default(),
             topics: LabelGuard::default(),
             pairs: LabelGuard::default(),
+            shards: Vec::new(),
         };
         registry.register(
             "messages_in",
@@ -173,25 +239,67 @@ impl Default for BrokerMetrics {
             "Used fraction of the file system holding the data directory",
             m.disk_used_ratio.clone(),
         );
-        BrokerMetrics { registry, ..m }
+        let shards = (0..shard_count.max(1))
+            .map(|id| {
+                let labels = ShardLabels {
+                    shard: id.to_string(),
+                };
+                (
+                    ShardTally::default(),
+                    m.send_latency.get_or_create(&labels).clone(),
+                    m.pull_latency.get_or_create(&labels).clone(),
+                )
+            })
+            .collect();
+        BrokerMetrics {
+            registry,
+            shards,
+            ..m
+        }
     }
-}
 
-impl BrokerMetrics {
-    /// `count` messages of `bytes` stored on `topic`.
-    pub fn message_in(&self, topic: &str, count: u64, bytes: u64) {
-        let labels = TopicLabels {
-            topic: self.topics.admit(topic),
-        };
-        self.messages_in.get_or_create(&labels).inc_by(count);
-        self.bytes_in.get_or_create(&labels).inc_by(bytes);
+    /// `count` messages of `bytes` stored on `topic` by `shard`.
+    pub fn message_in(&self, shard: usize, topic: &str, count: u64, bytes: u64) {
+        if let Some((tally, _, _)) = self.shards.get(shard) {
+            tally.message_in(topic, count, bytes);
+        }
     }
 
-    /// `count` messages of `bytes` delivered to `group` from `topic`.
-    pub fn message_out(&self, group: &str, topic: &str, count: u64, bytes: u64) {
-        let labels = self.pair(group, topic);
-        self.messages_out.get_or_create(&labels).inc_by(count);
-        self.bytes_out.get_or_create(&labels).inc_by(bytes);
+    /// `count` messages of `bytes` delivered by `shard` to `group` from `topic`.
+    pub fn message_out(&self, shard: usize, group: &str, topic: &str, count: u64, bytes: u64) {
+        if let Some((tally, _, _)) = self.shards.get(shard) {
+            tally.message_out(group, topic, count, bytes);
+        }
+    }
+
+    /// Folds every shard's tally into the message and byte counters.
+    fn fold_tallies(&self) {
+        let mut topics: HashMap<String, [u64; 2]> = HashMap::new();
+        let mut pairs: HashMap<(String, String), [u64; 2]> = HashMap::new();
+        for (tally, _, _) in &self.shards {
+            let tally = lock(&tally.inner);
+            for (topic, n) in &tally.topics_in {
+                let slot = topics.entry(self.topics.admit(topic)).or_default();
+                slot[0] = slot[0].saturating_add(n[0]);
+                slot[1] = slot[1].saturating_add(n[1]);
+            }
+            for ((group, topic), n) in &tally.pairs_out {
+                let labels = self.pair(group, topic);
+                let slot = pairs.entry((labels.group, labels.topic)).or_default();
+                slot[0] = slot[0].saturating_add(n[0]);
+                slot[1] = slot[1].saturating_add(n[1]);
+            }
+        }
+        for (topic, [count, bytes]) in topics {
+            let labels = TopicLabels { topic };
+            raise_to(&self.messages_in.get_or_create(&labels), count);
+            raise_to(&self.bytes_in.get_or_create(&labels), bytes);
+        }
+        for ((group, topic), [count, bytes]) in pairs {
+            let labels = GroupTopicLabels { group, topic };
+            raise_to(&self.messages_out.get_or_create(&labels), count);
+            raise_to(&self.bytes_out.get_or_create(&labels), bytes);
+        }
     }
 
     fn pair(&self, group: &str, topic: &str) -> GroupTopicLabels {
@@ -217,15 +325,17 @@ impl BrokerMetrics {
     ) {
         use ringmq_net::code::{request, response};
         let seconds = started.elapsed().as_secs_f64();
-        let labels = ShardLabels {
-            shard: shard.to_string(),
-        };
+        let own = self.shards.get(shard);
         match request_code {
             request::SEND_MESSAGE | request::SEND_MESSAGE_V2 | request::SEND_BATCH_MESSAGE => {
-                self.send_latency.get_or_create(&labels).observe(seconds);
+                if let Some((_, send, _)) = own {
+                    send.observe(seconds);
+                }
             }
             request::PULL_MESSAGE | request::LITE_PULL_MESSAGE => {
-                self.pull_latency.get_or_create(&labels).observe(seconds);
+                if let Some((_, _, pull)) = own {
+                    pull.observe(seconds);
+                }
             }
             _ => {}
         }
@@ -263,6 +373,7 @@ impl BrokerMetrics {
     }
 
     fn refresh(&self, state: &BrokerState) {
+        self.fold_tallies();
         let connections = lock(&state.clients).channel_count();
         self.connections
             .set(i64::try_from(connections).unwrap_or(i64::MAX));
@@ -446,10 +557,27 @@ mod tests {
     }
 
     #[test]
+    fn a_shard_tally_is_bounded_and_counts_the_rest_as_other() {
+        let tally = ShardTally::default();
+        for i in 0..=LABEL_SETS_MAX {
+            tally.message_in(&format!("t{i}"), 1, 1);
+        }
+        tally.message_in("t0", 1, 1);
+        let inner = lock(&tally.inner);
+        assert_eq!(inner.topics_in.len(), LABEL_SETS_MAX + 1);
+        assert_eq!(inner.topics_in.get(OTHER_LABEL), Some(&[1, 1]));
+        assert_eq!(inner.topics_in.get("t0"), Some(&[2, 2]));
+    }
+
+    #[test]
     fn counters_appear_in_the_text_format_with_their_labels() {
-        let m = BrokerMetrics::default();
-        m.message_in("T", 3, 30);
-        m.message_out("G", "T", 2, 20);
+        let m = BrokerMetrics::new(2);
+        m.message_in(0, "T", 1, 10);
+        m.message_in(1, "T", 2, 20);
+        m.message_out(1, "G", "T", 2, 20);
+        m.fold_tallies();
+        // A second fold adds nothing: tallies are totals, not deltas.
+        m.fold_tallies();
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &m.registry).unwrap();
         assert!(

@@ -150,7 +150,7 @@ impl BrokerState {
             transactions: crate::transaction::TransactionState::default(),
             connection_counts: Arc::default(),
             acl,
-            metrics: crate::metrics::BrokerMetrics::default(),
+            metrics: crate::metrics::BrokerMetrics::new(shard_count),
         }
     }
 

@@ -222,6 +222,7 @@ fn respond(
         .messages_got
         .fetch_add(outcome.message_count as u64, Ordering::Relaxed);
     shard.state.metrics.message_out(
+        shard.id,
         &head.consumer_group,
         &head.topic,
         outcome.message_count as u64,

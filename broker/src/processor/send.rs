@@ -152,6 +152,7 @@ pub async fn send(shard: &Rc<Shard>, connection: &Rc<Connection>, req: &Remoting
             .messages_put
             .fetch_add(count as u64, Ordering::Relaxed);
         shard.state.metrics.message_in(
+            shard.id,
             &target.topic.topic_name,
             count as u64,
             req.body.len() as u64,
