@@ -268,3 +268,73 @@ fn bad_names_and_addresses_fail_with_one_line() {
     assert!(!out.ok);
     assert!(out.stderr.contains("127.0.0.1:1"), "{}", out.stderr);
 }
+
+/// `offset reset` with a push consumer online: the broker tells it
+/// (RESET_CONSUMER_CLIENT_OFFSET), it stores the new offsets and starts its
+/// queues again from there, so every message is consumed a second time.
+#[test]
+fn offset_reset_moves_an_online_push_consumer() {
+    use ringmq_client::consumer::ConsumeResult;
+    use ringmq_client::consumer::push::PushConsumer;
+    use std::collections::BTreeMap;
+    use std::sync::{Arc, Mutex};
+
+    const MESSAGES: usize = 10;
+    let cluster = Cluster::start(1).expect("cluster starts");
+    let ns = cluster.namesrv_addr();
+    let topic = unique_name("ResetT");
+    let group = unique_name("ResetG");
+    cluster.create_topic(&topic, 2).expect("topic created");
+    let seen: Arc<Mutex<BTreeMap<String, usize>>> = Arc::default();
+    let rt = runtime();
+    let consumer = rt.block_on(async {
+        let producer = Producer::builder(unique_name("ResetP"))
+            .namesrv(&ns)
+            .build()
+            .unwrap();
+        for i in 0..MESSAGES {
+            producer
+                .send(Message::new(&topic, format!("body-{i}")))
+                .await
+                .unwrap();
+        }
+        producer.shutdown().await;
+        let seen = seen.clone();
+        PushConsumer::builder(group.as_str())
+            .namesrv(&ns)
+            .subscribe(topic.as_str(), "*")
+            .consume_from(ConsumeFrom::FirstOffset)
+            .listener(move |msgs| {
+                let mut seen = seen.lock().unwrap();
+                for msg in &msgs {
+                    let body = String::from_utf8_lossy(&msg.body).into_owned();
+                    *seen.entry(body).or_default() += 1;
+                }
+                async { ConsumeResult::Success }
+            })
+            .start()
+            .await
+            .unwrap()
+    });
+    let wait_for = |times: usize| {
+        for _ in 0..WAIT_ROUNDS * 3 {
+            let seen = seen.lock().unwrap();
+            if seen.len() == MESSAGES && seen.values().all(|n| *n >= times) {
+                return;
+            }
+            drop(seen);
+            std::thread::sleep(WAIT_STEP);
+        }
+        panic!(
+            "not every message consumed {times} time(s): {:?}",
+            seen.lock().unwrap()
+        );
+    };
+    wait_for(1);
+    // Everything consumed once is committed before the reset asks.
+    progress_with_consumed(&ns, &group, MESSAGES as i64);
+    let reset = admin_json(&ns, &["offset", "reset", &group, &topic, "--to-earliest"]);
+    assert_eq!(reset["applied_by"], "consumers", "{reset}");
+    wait_for(2);
+    rt.block_on(consumer.shutdown());
+}

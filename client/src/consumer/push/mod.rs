@@ -607,21 +607,53 @@ impl InboundConsumer for Inbound {
             .unwrap_or_default()
     }
 
+    /// RESET_CONSUMER_CLIENT_OFFSET (Java `resetOffset`): drops the queues,
+    /// stores the new offsets (at the broker in CLUSTERING, where the next
+    /// rebalance reads a queue's start offset), then rebalances so the
+    /// queues start again from there.
     fn reset_offsets(&self, topic: &str, offsets: BTreeMap<MessageQueue, i64>) {
         let Some(shared) = self.0.upgrade() else {
             return;
         };
+        let mut moved = Vec::new();
         for (mq, offset) in offsets {
             if mq.topic != topic {
                 continue;
             }
-            shared.offsets.update(&mq, offset, false);
             let pq = shared.queues.lock().ok().and_then(|mut q| q.remove(&mq));
             if let Some(pq) = pq {
                 pq.drop_queue();
             }
+            shared.offsets.update(&mq, offset, false);
+            moved.push((mq, offset));
         }
-        shared.instance.rebalance_wanted().notify_one();
+        if let Ok(mut releasing) = shared.releasing.lock() {
+            releasing.extend(moved.iter().map(|(mq, _)| mq.clone()));
+        }
+        tokio::spawn(async move {
+            // No periodic commit of an older position may land in between.
+            let gate = shared.commit_gate.lock().await;
+            for (mq, offset) in &moved {
+                // Again: a message settled after the drop raised it.
+                shared.offsets.update(mq, *offset, false);
+                if shared.config.model != MessageModel::Clustering {
+                    continue;
+                }
+                let group = &shared.config.group;
+                if let Err(error) =
+                    super::broker::commit_offset(&shared.instance, group, mq, *offset).await
+                {
+                    tracing::warn!(%mq, %error, "the reset offset could not be stored");
+                }
+            }
+            drop(gate);
+            if let Ok(mut releasing) = shared.releasing.lock() {
+                for (mq, _) in &moved {
+                    releasing.remove(mq);
+                }
+            }
+            shared.instance.rebalance_wanted().notify_one();
+        });
     }
 
     fn consume_directly(&self, record: Bytes) -> BoxFuture<'_, Vec<u8>> {

@@ -104,7 +104,17 @@ impl Assignee for PushAssignee<'_> {
         if self.0.needs_locks() {
             self.0.lock_new_queues(added).await
         } else {
+            // A queue being released or reset comes back only after it is.
+            let releasing = self
+                .0
+                .releasing
+                .lock()
+                .map(|r| r.clone())
+                .unwrap_or_default();
             added
+                .into_iter()
+                .filter(|mq| !releasing.contains(mq))
+                .collect()
         }
     }
 
