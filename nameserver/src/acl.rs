@@ -8,11 +8,11 @@
 //! white addresses allow without a signature, as on the broker.
 
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime};
+use std::path::Path;
 
-use ringmq_net::acl::{ADMIN_REQUEST_CODES, AclConfig, AclDenied};
+use ringmq_net::acl::{ADMIN_REQUEST_CODES, AclDenied};
+use ringmq_net::acl_file::AclFile;
+pub use ringmq_net::acl_file::{AclLoadError, RELOAD_CHECK, load};
 use ringmq_net::code::{request, response};
 use ringmq_net::command::RemotingCommand;
 
@@ -27,59 +27,16 @@ pub const SIGNED_REQUEST_CODES: &[i32] = &[
     request::WIPE_WRITE_PERM_OF_BROKER,
     request::ADD_WRITE_PERM_OF_BROKER,
 ];
-/// How often the file's metadata is looked at.
-pub const RELOAD_CHECK: Duration = Duration::from_secs(1);
-/// Largest ACL file read.
-const ACL_FILE_BYTES_MAX: u64 = ringmq_net::acl::ACL_FILE_BYTES_MAX as u64;
-
-/// Why the ACL file could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum AclLoadError {
-    #[error("cannot read the ACL file {0}: {1}")]
-    Read(PathBuf, std::io::Error),
-    #[error("the ACL file {0} is larger than {ACL_FILE_BYTES_MAX} bytes")]
-    TooLarge(PathBuf),
-    #[error("the ACL file {0}: {1}")]
-    Invalid(PathBuf, ringmq_net::acl::AclConfigError),
-}
-
-/// Reads and parses an ACL file.
-pub fn load(path: &Path) -> Result<AclConfig, AclLoadError> {
-    let meta = std::fs::metadata(path).map_err(|e| AclLoadError::Read(path.to_owned(), e))?;
-    if meta.len() > ACL_FILE_BYTES_MAX {
-        return Err(AclLoadError::TooLarge(path.to_owned()));
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| AclLoadError::Read(path.to_owned(), e))?;
-    AclConfig::parse(&text).map_err(|e| AclLoadError::Invalid(path.to_owned(), e))
-}
 
 /// The ACL in force, reloaded when its file changes.
 #[derive(Debug)]
-pub struct NamesrvAcl {
-    path: PathBuf,
-    inner: Mutex<Loaded>,
-}
-
-#[derive(Debug)]
-struct Loaded {
-    config: AclConfig,
-    stamp: Option<(SystemTime, u64)>,
-    checked: Instant,
-}
+pub struct NamesrvAcl(AclFile);
 
 impl NamesrvAcl {
     /// Loads `path`; an unusable file is an error (the nameserver does not
     /// start with ACL on and no rules).
     pub fn open(path: &Path) -> Result<Self, AclLoadError> {
-        let config = load(path)?;
-        Ok(Self {
-            path: path.to_owned(),
-            inner: Mutex::new(Loaded {
-                config,
-                stamp: stamp(path),
-                checked: Instant::now(),
-            }),
-        })
+        AclFile::open(path).map(NamesrvAcl)
     }
 
     /// The refusal of `req` from `remote`, or `None` if it may be served.
@@ -97,46 +54,19 @@ impl NamesrvAcl {
         if !SIGNED_REQUEST_CODES.contains(&req.code) {
             return Ok(());
         }
-        let mut loaded = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        self.reload_if_changed(&mut loaded);
-        loaded.config.check_signed(req, remote)?;
-        let admin_needed = ADMIN_REQUEST_CODES.contains(&req.code);
-        let access_key = req.ext_fields.get(ringmq_net::acl::ACCESS_KEY);
-        let account = access_key.and_then(|key| loaded.config.account(key));
-        match account {
-            Some(account) if admin_needed && !account.admin => Err(AclDenied::NeedAdmin {
-                code: req.code,
-                access_key: account.access_key.clone(),
-            }),
-            _ => Ok(()),
-        }
-    }
-
-    fn reload_if_changed(&self, loaded: &mut Loaded) {
-        if loaded.checked.elapsed() < RELOAD_CHECK {
-            return;
-        }
-        loaded.checked = Instant::now();
-        let current = stamp(&self.path);
-        if current == loaded.stamp {
-            return;
-        }
-        loaded.stamp = current;
-        match load(&self.path) {
-            Ok(config) => {
-                tracing::info!(path = %self.path.display(), "ACL file reloaded");
-                loaded.config = config;
+        self.0.decide(|rules| {
+            rules.check_signed(req, remote)?;
+            let admin_needed = ADMIN_REQUEST_CODES.contains(&req.code);
+            let access_key = req.ext_fields.get(ringmq_net::acl::ACCESS_KEY);
+            match access_key.and_then(|key| rules.account(key)) {
+                Some(account) if admin_needed && !account.admin => Err(AclDenied::NeedAdmin {
+                    code: req.code,
+                    access_key: account.access_key.clone(),
+                }),
+                _ => Ok(()),
             }
-            Err(err) => {
-                tracing::error!(%err, "ACL file changed but is unusable; keeping the previous one")
-            }
-        }
+        })
     }
-}
-
-fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
-    let meta = std::fs::metadata(path).ok()?;
-    Some((meta.modified().ok()?, meta.len()))
 }
 
 #[cfg(test)]

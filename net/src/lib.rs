@@ -24,6 +24,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::indexing_slicing))]
 
 pub mod acl;
+pub mod acl_file;
 pub mod batch;
 pub mod body;
 pub mod code;
