@@ -136,6 +136,15 @@ pub struct BrokerConfig {
     pub transaction_check_max: u32,
     /// `host:port` of the Prometheus `/metrics` endpoint; empty = none.
     pub metrics_address: String,
+    /// Sends are refused `[TIMEOUT_CLEAN_QUEUE]` while a record has waited
+    /// longer than this for the commit-log writer (`waitTimeMillsInSendQueue`).
+    pub wait_time_in_queue_ms: u64,
+    /// Sends are refused `[PC_SYNCHRONIZED]` while a commit-log write has
+    /// taken longer than this (`osPageCacheBusyTimeOutMills`).
+    pub os_page_cache_busy_timeout_ms: u64,
+    /// Appends in progress per shard before sends are refused `[OVERLOAD]`
+    /// (`sendThreadPoolQueueCapacity`).
+    pub send_pending_max: usize,
 }
 
 impl Default for BrokerConfig {
@@ -180,6 +189,9 @@ impl Default for BrokerConfig {
             transaction_check_interval_ms: 60_000,
             transaction_check_max: 15,
             metrics_address: String::new(),
+            wait_time_in_queue_ms: crate::flow::WAIT_TIME_IN_QUEUE_MS_DEFAULT,
+            os_page_cache_busy_timeout_ms: crate::flow::OS_PAGE_CACHE_BUSY_TIMEOUT_MS_DEFAULT,
+            send_pending_max: crate::flow::SEND_PENDING_MAX_DEFAULT,
         }
     }
 }
@@ -299,6 +311,9 @@ impl BrokerConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid =
             |key: &'static str, message: String| Err(ConfigError::Invalid { key, message });
+        if self.send_pending_max == 0 {
+            return invalid("send_pending_max", "must be above 0".to_owned());
+        }
         if self.shards > SHARDS_MAX {
             return invalid(
                 "shards",
@@ -473,6 +488,9 @@ const ENV_KEYS: &[&str] = &[
     "transaction_check_interval_ms",
     "transaction_check_max",
     "metrics_address",
+    "wait_time_in_queue_ms",
+    "os_page_cache_busy_timeout_ms",
+    "send_pending_max",
 ];
 
 const DEFAULT_TOML_HEADER: &str = "# ringmq broker configuration (defaults).\n\
@@ -533,6 +551,13 @@ fn key_doc(key: &str) -> Option<&'static str> {
         "transaction_check_interval_ms" => "Period of the transaction check-back scan.",
         "transaction_check_max" => "Checks of a half message before it is rolled back.",
         "metrics_address" => "host:port of the Prometheus /metrics endpoint; empty = none.",
+        "wait_time_in_queue_ms" => {
+            "Refuse sends [TIMEOUT_CLEAN_QUEUE] while a record waits longer for the writer."
+        }
+        "os_page_cache_busy_timeout_ms" => {
+            "Refuse sends [PC_SYNCHRONIZED] while a commit-log write takes longer than this."
+        }
+        "send_pending_max" => "Appends in progress per shard before sends get [OVERLOAD].",
         _ => return None,
     })
 }

@@ -40,8 +40,10 @@ mod clock;
 pub mod config;
 pub mod connection;
 pub mod control;
+pub mod flow;
 pub mod groups;
 pub mod limits;
+pub mod live_config;
 pub mod locks;
 pub mod long_poll;
 pub mod message;
@@ -55,7 +57,9 @@ pub mod schedule;
 pub mod shard;
 pub mod state;
 pub mod store;
+pub mod throttle;
 pub mod topics;
+pub mod tps;
 pub mod transaction;
 pub mod transfer;
 
@@ -137,6 +141,8 @@ impl Broker {
         let topics: Option<TopicConfigWrapper> = load(&files.topics)?;
         let groups: Option<SubscriptionGroupWrapper> = load(&files.groups)?;
         let offsets: Option<ConsumerOffsetWrapper> = load(&files.offsets)?;
+        let throttle_path = throttle::path(&config.data_dir);
+        let throttles: Option<ringmq_net::body::throttle::ThrottleFile> = load(&throttle_path)?;
         let listeners = bind(&config, shard_count)?;
         // `bind` returns one listener per shard, and there is at least one.
         let local_addr = match listeners.first() {
@@ -158,6 +164,15 @@ impl Broker {
             inbox_senders,
             control_tx,
         ));
+        if let Some(file) = throttles {
+            state
+                .throttles
+                .install(file)
+                .map_err(|err| StartError::Metadata {
+                    path: throttle_path,
+                    message: err.to_string(),
+                })?;
+        }
         let mut handle = BrokerHandle {
             state: state.clone(),
             local_addr,
@@ -201,6 +216,10 @@ impl Broker {
                 handle.stop();
                 return Err(err);
             }
+        }
+        if let Err(err) = tps::spawn(&state) {
+            handle.stop();
+            return Err(StartError::Thread(err));
         }
         if !state.config.metrics_address.is_empty() {
             let scraped = state.clone();

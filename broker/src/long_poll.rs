@@ -84,11 +84,11 @@ pub async fn pull_or_hold(shard: &Rc<Shard>, job: PullJob) -> PullOutcome {
     if !first.is_empty_tail() || shard.state.is_shutting_down() {
         return first;
     }
-    let config = &shard.state.config;
-    let hold_ms = if config.long_polling_enable {
+    let polling = &shard.state.polling;
+    let hold_ms = if polling.long_polling_enable() {
         hold_ms.min(HOLD_MS_MAX)
     } else {
-        config.short_polling_ms
+        polling.short_polling_ms()
     };
     let parked = shard.holds.borrow_mut().park(&job.topic, job.queue_id);
     let Some(woken) = parked else {

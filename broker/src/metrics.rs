@@ -145,6 +145,40 @@ fn raise_to(counter: &Counter, total: u64) {
     }
 }
 
+/// Why the broker refused a send early ([`BrokerMetrics::refused`]);
+/// the label of `ringmq_rejected_total{reason}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalReason {
+    /// Over a producer throttle rule (`crate::throttle`).
+    Throttle,
+    /// The oldest waiting write was older than `wait_time_in_queue_ms`.
+    TimeoutCleanQueue,
+    /// A commit-log write took longer than `os_page_cache_busy_timeout_ms`.
+    PcSynchronized,
+    /// The shard already had `send_pending_max` sends pending.
+    Overload,
+}
+
+impl RefusalReason {
+    /// Every reason, in counter order.
+    pub const ALL: [RefusalReason; 4] = [
+        RefusalReason::Throttle,
+        RefusalReason::TimeoutCleanQueue,
+        RefusalReason::PcSynchronized,
+        RefusalReason::Overload,
+    ];
+
+    /// The label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            RefusalReason::Throttle => "throttle",
+            RefusalReason::TimeoutCleanQueue => "timeout_clean_queue",
+            RefusalReason::PcSynchronized => "pc_synchronized",
+            RefusalReason::Overload => "overload",
+        }
+    }
+}
+
 /// Every metric of one broker.
 pub struct BrokerMetrics {
     registry: Registry,
@@ -162,6 +196,10 @@ pub struct BrokerMetrics {
     pairs: LabelGuard,
     /// Per shard: its tally and its own send and pull histograms.
     shards: Vec<(ShardTally, Histogram, Histogram)>,
+    /// Early refusals by reason: per shard, one counter per
+    /// [`RefusalReason`], folded into `refusals` at scrape time.
+    refusal_tallies: Vec<[AtomicU64; 4]>,
+    refusals: Family<ReasonLabels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -188,6 +226,8 @@ impl BrokerMetrics {
             topics: LabelGuard::default(),
             pairs: LabelGuard::default(),
             shards: Vec::new(),
+            refusal_tallies: Vec::new(),
+            refusals: Family::default(),
         };
         registry.register(
             "messages_in",
@@ -230,6 +270,11 @@ impl BrokerMetrics {
             m.rejected.clone(),
         );
         registry.register(
+            "rejected",
+            "Sends refused early, by reason (throttle, timeout_clean_queue, pc_synchronized, overload)",
+            m.refusals.clone(),
+        );
+        registry.register(
             "connections",
             "Client channels known from heartbeats",
             m.connections.clone(),
@@ -251,10 +296,53 @@ impl BrokerMetrics {
                 )
             })
             .collect();
+        for reason in RefusalReason::ALL {
+            drop(m.refusals.get_or_create(&ReasonLabels {
+                reason: reason.label().to_owned(),
+            }));
+        }
+        let refusal_tallies = (0..shard_count.max(1))
+            .map(|_| Default::default())
+            .collect();
         BrokerMetrics {
             registry,
             shards,
+            refusal_tallies,
             ..m
+        }
+    }
+
+    /// `shard` refused a send early for `reason`.
+    pub fn refused(&self, shard: usize, reason: RefusalReason) {
+        if let Some(slot) = self
+            .refusal_tallies
+            .get(shard)
+            .and_then(|tally| tally.get(reason as usize))
+        {
+            slot.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// `shard` refused a send over a throttle rule.
+    pub fn throttled(&self, shard: usize) {
+        self.refused(shard, RefusalReason::Throttle);
+    }
+
+    /// Early refusals of every shard for `reason`.
+    pub fn refusals(&self, reason: RefusalReason) -> u64 {
+        self.refusal_tallies
+            .iter()
+            .filter_map(|tally| tally.get(reason as usize))
+            .map(|slot| slot.load(std::sync::atomic::Ordering::Relaxed))
+            .sum()
+    }
+
+    fn fold_refusals(&self) {
+        for reason in RefusalReason::ALL {
+            let labels = ReasonLabels {
+                reason: reason.label().to_owned(),
+            };
+            raise_to(&self.refusals.get_or_create(&labels), self.refusals(reason));
         }
     }
 
@@ -374,6 +462,7 @@ impl BrokerMetrics {
 
     fn refresh(&self, state: &BrokerState) {
         self.fold_tallies();
+        self.fold_refusals();
         let connections = lock(&state.clients).channel_count();
         self.connections
             .set(i64::try_from(connections).unwrap_or(i64::MAX));

@@ -57,14 +57,29 @@ pub fn owner_of(topic: &str, queue_id: i32, shards: usize) -> usize {
 /// A request forwarded to the shard that owns its queue.
 pub enum ShardMessage {
     Put(PutJob, oneshot::Sender<PutOutcome>),
+    /// A client send, flow-controlled on the owner (`crate::flow`).
+    Send(
+        PutJob,
+        oneshot::Sender<Result<PutOutcome, crate::flow::Busy>>,
+    ),
     Pull(PullJob, oneshot::Sender<PullOutcome>),
     Queue(QueueQuery, oneshot::Sender<QueueAnswer>),
     ReadRecord(i64, oneshot::Sender<Option<RecordAt>>),
     QueryKey(KeyQuery, oneshot::Sender<Vec<RecordAt>>),
+    /// The state of a shard's commit log (GET_BROKER_RUNTIME_INFO).
+    StoreInfo(oneshot::Sender<StoreInfo>),
     /// Delete a topic's stored data (DELETE_TOPIC_IN_BROKER).
     DeleteTopic(String, oneshot::Sender<()>),
     /// Stop accepting, finish in-flight work, flush, exit.
     Shutdown,
+}
+
+/// One shard's commit log: local offsets and read-only state.
+#[derive(Debug, Clone, Default)]
+pub struct StoreInfo {
+    pub min_offset: u64,
+    pub max_offset: u64,
+    pub read_only: Option<String>,
 }
 
 /// One shard: lives on its own thread, shared by that thread's tasks (`Rc`).
@@ -82,6 +97,8 @@ pub struct Shard {
     pub groups: Snapshot<GroupSnapshot>,
     /// Spreads sends with `queueId < 0` over a topic's write queues.
     pub next_queue: Cell<u32>,
+    /// This shard's copy of the producer throttle rules.
+    pub throttles: Snapshot<crate::throttle::ThrottleSnapshot>,
 }
 
 impl Shard {
@@ -156,6 +173,27 @@ impl Shard {
             .unwrap_or_else(PutOutcome::unavailable)
     }
 
+    /// A client send's append, here or on its owner, refused early when
+    /// the owner's writer is behind (`crate::flow`).
+    pub async fn put_send(self: &Rc<Self>, job: PutJob) -> Result<PutOutcome, crate::flow::Busy> {
+        let owner = self.owner(&job.topic, job.queue_id);
+        if owner == self.id {
+            return self.put_send_here(job).await;
+        }
+        self.forward(owner, |tx| ShardMessage::Send(job, tx))
+            .await
+            .unwrap_or_else(|| Ok(PutOutcome::unavailable()))
+    }
+
+    async fn put_send_here(&self, job: PutJob) -> Result<PutOutcome, crate::flow::Busy> {
+        let limits = self.state.flow.get();
+        let outcome = self.store.put_send(job, &limits).await;
+        if let Err(busy) = &outcome {
+            self.state.metrics.refused(self.id, busy.reason());
+        }
+        outcome
+    }
+
     /// Pulls from a queue, here or on its owner (long polling included).
     pub async fn pull(self: &Rc<Self>, job: PullJob) -> PullOutcome {
         let owner = self.owner(&job.topic, job.queue_id);
@@ -213,6 +251,32 @@ impl Shard {
         found
     }
 
+    /// This shard's [`StoreInfo`].
+    pub fn store_info(&self) -> StoreInfo {
+        let store = self.store.inner();
+        StoreInfo {
+            min_offset: store.log_min_offset(),
+            max_offset: store.reserved_offset(),
+            read_only: store.read_only_reason(),
+        }
+    }
+
+    /// Every shard's [`StoreInfo`], in shard order.
+    pub async fn store_infos(self: &Rc<Self>) -> Vec<StoreInfo> {
+        let mut out = Vec::with_capacity(self.state.shard_count());
+        for owner in 0..self.state.shard_count() {
+            let info = if owner == self.id {
+                self.store_info()
+            } else {
+                self.forward(owner, ShardMessage::StoreInfo)
+                    .await
+                    .unwrap_or_default()
+            };
+            out.push(info);
+        }
+        out
+    }
+
     /// Deletes a topic's stored data on every shard.
     pub async fn delete_topic(self: &Rc<Self>, topic: &str) {
         for owner in 0..self.state.shard_count() {
@@ -232,6 +296,9 @@ impl Shard {
             ShardMessage::Put(job, reply) => {
                 let _ = reply.send(self.store.put(job).await);
             }
+            ShardMessage::Send(job, reply) => {
+                let _ = reply.send(self.put_send_here(job).await);
+            }
             ShardMessage::Pull(job, reply) => {
                 let _ = reply.send(crate::long_poll::pull_or_hold(&self, job).await);
             }
@@ -243,6 +310,9 @@ impl Shard {
             }
             ShardMessage::QueryKey(query, reply) => {
                 let _ = reply.send(self.store.query_key(&query).await);
+            }
+            ShardMessage::StoreInfo(reply) => {
+                let _ = reply.send(self.store_info());
             }
             ShardMessage::DeleteTopic(topic, reply) => {
                 self.store.delete_topic(&topic).await;
@@ -367,6 +437,7 @@ async fn run(start: ShardStart) {
         topics: Snapshot::default(),
         groups: Snapshot::default(),
         next_queue: Cell::new(u32::try_from(id).unwrap_or(0)),
+        throttles: Snapshot::default(),
     });
     crate::long_poll::install_wakeup(&shard);
     let accept = compio::runtime::spawn(accept_loop(shard.clone(), listener));

@@ -68,6 +68,14 @@ pub struct BrokerState {
     pub acl: crate::acl::Acl,
     /// Prometheus metrics (`crate::metrics`).
     pub metrics: crate::metrics::BrokerMetrics,
+    /// Producer throttle rules (`crate::throttle`).
+    pub throttles: crate::throttle::Throttles,
+    /// Write-path flow-control limits (`crate::flow`), changeable live.
+    pub flow: crate::flow::FlowLimits,
+    /// Put/get TPS samples (`crate::tps`).
+    pub tps: crate::tps::TpsSampler,
+    /// Pull-holding keys changeable live (`crate::live_config`).
+    pub polling: crate::live_config::LivePolling,
 }
 
 /// Monotonic counters for GET_BROKER_RUNTIME_INFO.
@@ -130,6 +138,9 @@ impl BrokerState {
     ) -> BrokerState {
         let shard_count = shards.len();
         let acl = crate::acl::Acl::new(&config);
+        let config_dir = config.data_dir.clone();
+        let flow = crate::flow::FlowLimits::new(&config);
+        let polling = crate::live_config::LivePolling::new(&config);
         BrokerState {
             config,
             store_host,
@@ -151,6 +162,10 @@ impl BrokerState {
             connection_counts: Arc::default(),
             acl,
             metrics: crate::metrics::BrokerMetrics::new(shard_count),
+            throttles: crate::throttle::Throttles::new(crate::throttle::path(&config_dir)),
+            flow,
+            tps: crate::tps::TpsSampler::default(),
+            polling,
         }
     }
 

@@ -192,8 +192,26 @@ pub struct KeyQuery {
 /// One shard's store and where its segment files are.
 pub struct ShardStore {
     store: MessageStore,
+    /// Appends in progress (for `crate::flow`).
+    pending: std::rc::Rc<std::cell::Cell<usize>>,
     commitlog_dir: PathBuf,
     segment_bytes: u64,
+}
+
+/// Counts one append in progress while alive.
+struct Pending(std::rc::Rc<std::cell::Cell<usize>>);
+
+impl Pending {
+    fn enter(count: &std::rc::Rc<std::cell::Cell<usize>>) -> Pending {
+        count.set(count.get() + 1);
+        Pending(count.clone())
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.0.set(self.0.get().saturating_sub(1));
+    }
 }
 
 /// The store directory of shard `id`.
@@ -229,6 +247,7 @@ impl ShardStore {
                 })?;
         Ok(ShardStore {
             store,
+            pending: std::rc::Rc::default(),
             commitlog_dir: dir.join("commitlog"),
             segment_bytes: config.segment_bytes,
         })
@@ -239,7 +258,24 @@ impl ShardStore {
         &self.store
     }
 
+    /// Appends in progress on this shard.
+    pub fn pending(&self) -> usize {
+        self.pending.get()
+    }
+
+    /// A client send: refused early when the writer is behind
+    /// (`crate::flow`), else [`ShardStore::put`].
+    pub async fn put_send(
+        &self,
+        job: PutJob,
+        limits: &crate::flow::Limits,
+    ) -> Result<PutOutcome, crate::flow::Busy> {
+        crate::flow::decide(limits, self.pending(), self.store.write_backlog())?;
+        Ok(self.put(job).await)
+    }
+
     pub async fn put(&self, job: PutJob) -> PutOutcome {
+        let _pending = Pending::enter(&self.pending);
         let wait = if job.wait_flush {
             WaitFor::Flush
         } else {

@@ -93,6 +93,19 @@ pub(crate) struct Chunk {
     /// Log offset after this chunk: `at + len`, or the next segment's base
     /// when the chunk ends with a blank end-of-file marker.
     pub end: u64,
+    /// When its first bytes were reserved (for [`MessageStore::write_backlog`]).
+    pub reserved_at: std::time::Instant,
+}
+
+/// How far the commit-log writer is behind ([`MessageStore::write_backlog`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteBacklog {
+    /// Age of the oldest reserved record not yet handed to the writer, ms
+    /// (0 when nothing waits).
+    pub queued_ms: u64,
+    /// How long the commit-log write in progress has taken so far, ms (0
+    /// when none is in progress).
+    pub writing_ms: u64,
 }
 
 pub(crate) struct LogState {
@@ -125,6 +138,8 @@ pub(crate) struct Inner {
     pub index_persisting: Cell<bool>,
     /// Callers waiting for an index persist in progress to finish.
     pub index_persist_waiters: RefCell<Vec<oneshot::Sender<()>>>,
+    /// When the commit-log write in progress started.
+    pub write_started: Cell<Option<std::time::Instant>>,
     _lock: std::fs::File,
 }
 
@@ -206,6 +221,7 @@ impl MessageStore {
             published: Arc::new(AtomicU64::new(log_end)),
             index_persisting: Cell::new(false),
             index_persist_waiters: RefCell::new(Vec::new()),
+            write_started: Cell::new(None),
             _lock: recovered.lock,
             config,
         });
@@ -251,6 +267,11 @@ impl MessageStore {
         self.inner.published.clone()
     }
 
+    /// Local log offset of the oldest byte still kept (retention moves it).
+    pub fn log_min_offset(&self) -> u64 {
+        self.inner.log.borrow().min_offset
+    }
+
     /// Local log offset below which records are durable.
     pub fn flushed_offset(&self) -> u64 {
         self.inner.flushed.get()
@@ -260,6 +281,23 @@ impl MessageStore {
     /// reserved but not yet written).
     pub fn reserved_offset(&self) -> u64 {
         self.inner.log.borrow().reserve_at
+    }
+
+    /// How far the writer is behind now (flow control reads it per send:
+    /// no clock read when nothing waits).
+    pub fn write_backlog(&self) -> WriteBacklog {
+        let ms =
+            |at: std::time::Instant| u64::try_from(at.elapsed().as_millis()).unwrap_or(u64::MAX);
+        WriteBacklog {
+            queued_ms: self
+                .inner
+                .log
+                .borrow()
+                .pending
+                .front()
+                .map_or(0, |chunk| ms(chunk.reserved_at)),
+            writing_ms: self.inner.write_started.get().map_or(0, ms),
+        }
     }
 
     /// Why the store refuses writes after an I/O failure, if it does.
@@ -698,6 +736,7 @@ fn push_chunk(log: &mut LogState, seg_bytes: u64, at: u64, bytes: &[u8], end: u6
         at,
         bytes: bytes.to_vec(),
         end,
+        reserved_at: std::time::Instant::now(),
     });
 }
 
@@ -718,16 +757,29 @@ async fn run_writer(inner: Rc<Inner>) {
             continue;
         };
         let inline = chunk.bytes.len() <= inner.config.inline_write_bytes_max;
+        inner.write_started.set(Some(std::time::Instant::now()));
         let result = match inner.config.fault(FaultPoint::CommitLogWrite) {
             Some(err) => (Err(err), chunk),
             None if inline => (pwrite_all(&file, &chunk.bytes, chunk.at - base), chunk),
             None => {
-                let Chunk { at, bytes, end } = chunk;
+                let Chunk {
+                    at,
+                    bytes,
+                    end,
+                    reserved_at,
+                } = chunk;
                 let mut target = &file;
                 let compio::BufResult(result, bytes) = target.write_all_at(bytes, at - base).await;
-                (result, Chunk { at, bytes, end })
+                let chunk = Chunk {
+                    at,
+                    bytes,
+                    end,
+                    reserved_at,
+                };
+                (result, chunk)
             }
         };
+        inner.write_started.set(None);
         match result {
             (Ok(()), chunk) => {
                 let end = chunk.end;

@@ -149,7 +149,8 @@ struct KvTable {
 }
 
 /// GET_BROKER_RUNTIME_INFO: a KVTable of version, uptime and counters.
-pub fn runtime_info(shard: &Rc<Shard>, req: &RemotingCommand) -> Reply {
+pub async fn runtime_info(shard: &Rc<Shard>, req: &RemotingCommand) -> Reply {
+    let stores = shard.store_infos().await;
     let state = &shard.state;
     let now = crate::clock::now_ms();
     let mut table = BTreeMap::new();
@@ -167,14 +168,9 @@ pub fn runtime_info(shard: &Rc<Shard>, req: &RemotingCommand) -> Reply {
         format!("{} ms", now.saturating_sub(state.started_ms)),
     );
     put("shards", state.shard_count().to_string());
-    put(
-        "putTps",
-        state
-            .counters
-            .messages_put
-            .load(Ordering::Relaxed)
-            .to_string(),
-    );
+    put("putTps", state.tps.put_tps());
+    put("getTransferedTps", state.tps.get_tps());
+    add_store_keys(&mut put, &stores);
     put(
         "msgPutTotalTodayNow",
         state
@@ -205,4 +201,32 @@ pub fn runtime_info(shard: &Rc<Shard>, req: &RemotingCommand) -> Reply {
         put("commitLogDiskRatio", format!("{ratio:.4}"));
     }
     json_reply(req, &KvTable { table })
+}
+
+/// Commit-log keys over every shard's log. Java has one log; ours has one
+/// per shard, so `commitLogMinOffset`/`commitLogMaxOffset` are the sums of
+/// the shards' local offsets (their difference is the bytes retained, as
+/// in Java), and `commitLogShard<i>` gives each shard's `min-max`.
+/// `readOnly` is `true` when any shard's store refuses writes after an I/O
+/// failure; `readOnlyReason` says why.
+fn add_store_keys(put: &mut impl FnMut(&str, String), stores: &[crate::shard::StoreInfo]) {
+    let min: u64 = stores.iter().map(|s| s.min_offset).sum();
+    let max: u64 = stores.iter().map(|s| s.max_offset).sum();
+    put("commitLogMinOffset", min.to_string());
+    put("commitLogMaxOffset", max.to_string());
+    for (id, store) in stores.iter().enumerate() {
+        put(
+            &format!("commitLogShard{id}"),
+            format!("{}-{}", store.min_offset, store.max_offset),
+        );
+    }
+    let reasons: Vec<String> = stores
+        .iter()
+        .enumerate()
+        .filter_map(|(id, s)| s.read_only.as_ref().map(|r| format!("shard {id}: {r}")))
+        .collect();
+    put("readOnly", (!reasons.is_empty()).to_string());
+    if !reasons.is_empty() {
+        put("readOnlyReason", reasons.join("; "));
+    }
 }

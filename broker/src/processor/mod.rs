@@ -14,6 +14,7 @@ mod query;
 mod retry;
 mod send;
 mod stats;
+mod throttle;
 mod transaction;
 
 use std::rc::Rc;
@@ -80,7 +81,7 @@ pub async fn process(
         request::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP => admin::create_group(shard, &req),
         request::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => admin::all_groups(shard, &req),
         request::DELETE_SUBSCRIPTIONGROUP => admin::delete_group(shard, &req),
-        request::GET_BROKER_RUNTIME_INFO => admin::runtime_info(shard, &req),
+        request::GET_BROKER_RUNTIME_INFO => admin::runtime_info(shard, &req).await,
         request::GET_TOPIC_STATS_INFO => stats::topic_stats(shard, &req).await,
         request::GET_CONSUME_STATS => stats::consume_stats(shard, &req).await,
         request::GET_CONSUMER_CONNECTION_LIST => stats::consumer_connections(shard, &req),
@@ -92,6 +93,9 @@ pub async fn process(
         request::UPDATE_BROKER_CONFIG => stats::update_broker_config(shard, &req),
         request::QUERY_MESSAGE => query::query_message(shard, &req).await,
         request::VIEW_MESSAGE_BY_ID => query::view_message(shard, &req).await,
+        request::RINGMQ_THROTTLE_SET => throttle::set(shard, &req).await,
+        request::RINGMQ_THROTTLE_LIST => throttle::list(shard, &req),
+        request::RINGMQ_THROTTLE_CLEAR => throttle::clear(shard, &req).await,
         code => error(
             &req,
             response::REQUEST_CODE_NOT_SUPPORTED,

@@ -60,6 +60,9 @@ pub async fn send(shard: &Rc<Shard>, connection: &Rc<Connection>, req: &Remoting
         Err(reply) => return reply,
     };
     let batch = req.code == request::SEND_BATCH_MESSAGE;
+    if let Err(reply) = super::throttle::admit(shard, req, &head, batch) {
+        return reply;
+    }
     if let Err(reply) = check_size(shard, req, &head) {
         return reply;
     }
@@ -138,13 +141,17 @@ pub async fn send(shard: &Rc<Shard>, connection: &Rc<Connection>, req: &Remoting
     };
     let count = records.len();
     let outcome = shard
-        .put(PutJob {
+        .put_send(PutJob {
             topic: store_at.0.topic_name.clone(),
             queue_id: store_at.1,
             records,
             wait_flush,
         })
         .await;
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(busy) => return error(req, response::SYSTEM_BUSY, busy.remark()),
+    };
     if matches!(outcome.status, PutStatus::Ok | PutStatus::FlushTimeout) {
         shard
             .state

@@ -384,6 +384,9 @@ pub fn broker_config(shard: &Rc<Shard>, req: &RemotingCommand) -> Reply {
             lines.insert(key, text);
         }
     }
+    for (key, value) in crate::live_config::current(&shard.state.flow, &shard.state.polling) {
+        lines.insert(key.to_owned(), value);
+    }
     lines.insert("brokerName".into(), config.broker_name.clone());
     lines.insert("brokerClusterName".into(), config.cluster_name.clone());
     lines.insert("brokerId".into(), config.broker_id.to_string());
@@ -413,7 +416,7 @@ pub fn broker_config(shard: &Rc<Shard>, req: &RemotingCommand) -> Reply {
 /// fixed for the life of the process (every shard reads them without a
 /// lock), so a change is refused as a whole, naming the first key, and
 /// nothing is applied; a malformed body is refused the same way.
-pub fn update_broker_config(_shard: &Rc<Shard>, req: &RemotingCommand) -> Reply {
+pub fn update_broker_config(shard: &Rc<Shard>, req: &RemotingCommand) -> Reply {
     if req.body.len() > BROKER_CONFIG_BODY_BYTES_MAX {
         return error(
             req,
@@ -424,20 +427,15 @@ pub fn update_broker_config(_shard: &Rc<Shard>, req: &RemotingCommand) -> Reply 
     let Ok(text) = std::str::from_utf8(&req.body) else {
         return error(req, response::SYSTEM_ERROR, "string2Properties error");
     };
-    let first = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .find_map(|l| l.split_once('=').map(|(k, _)| k.trim().to_owned()));
-    match first {
-        None => Reply::command(success(req)),
-        Some(key) => error(
-            req,
-            response::SYSTEM_ERROR,
-            format!(
-                "{key} cannot be changed while the broker runs; set it in the config file or RINGMQ_{} and restart",
-                key.to_uppercase()
-            ),
-        ),
+    let pairs = crate::live_config::parse_properties(text);
+    let state = &shard.state;
+    match crate::live_config::apply(&pairs, &state.flow, &state.polling) {
+        Ok(()) => {
+            if !pairs.is_empty() {
+                tracing::info!(?pairs, "broker configuration changed at run time");
+            }
+            Reply::command(success(req))
+        }
+        Err(err) => error(req, response::SYSTEM_ERROR, err.to_string()),
     }
 }

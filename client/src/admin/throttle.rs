@@ -36,7 +36,11 @@ pub struct BrokerThrottle {
     pub rejected: u64,
 }
 
-fn json_request(code: i32, what: &str, body: &impl Serialize) -> Result<RemotingCommand, AdminError> {
+fn json_request(
+    code: i32,
+    what: &str,
+    body: &impl Serialize,
+) -> Result<RemotingCommand, AdminError> {
     let bytes = ringmq_net::body::encode_json(body)
         .map_err(|err| AdminError::Invalid(format!("cannot encode the {what}: {err}")))?;
     Ok(RemotingCommand::request(code).with_body(bytes))

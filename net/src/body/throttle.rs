@@ -172,7 +172,10 @@ mod tests {
             producer_group: None,
             rate,
         };
-        assert!(matches!(rule("T", 0).validate(), Err(ThrottleRuleError::Rate(0))));
+        assert!(matches!(
+            rule("T", 0).validate(),
+            Err(ThrottleRuleError::Rate(0))
+        ));
         assert!(rule("T", THROTTLE_RATE_MAX + 1).validate().is_err());
         assert!(rule("bad topic", 5).validate().is_err());
         assert!(rule("", 5).validate().is_err());
@@ -190,11 +193,20 @@ mod tests {
             rate: 1,
         };
         assert!(ThrottleClearBody::default().matches(&rule));
-        let by_topic = ThrottleClearBody { topic: Some("T".into()), producer_group: None };
+        let by_topic = ThrottleClearBody {
+            topic: Some("T".into()),
+            producer_group: None,
+        };
         assert!(by_topic.matches(&rule));
-        let other = ThrottleClearBody { topic: Some("U".into()), producer_group: None };
+        let other = ThrottleClearBody {
+            topic: Some("U".into()),
+            producer_group: None,
+        };
         assert!(!other.matches(&rule));
-        let by_group = ThrottleClearBody { topic: None, producer_group: Some("X".into()) };
+        let by_group = ThrottleClearBody {
+            topic: None,
+            producer_group: Some("X".into()),
+        };
         assert!(!by_group.matches(&rule));
     }
 }

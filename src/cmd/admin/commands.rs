@@ -57,6 +57,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         Noun::Producer { verb } => match verb {
             ProducerVerb::Connections { group } => producer_connections(&admin, &group).await?,
         },
+        Noun::Throttle { verb } => super::throttle::run(&admin, verb).await?,
         Noun::Offset { verb } => offset(&admin, verb).await?,
         Noun::Message { verb } => match verb {
             MessageVerb::Tail { topic, count } => return tail(&admin, &topic, count, json).await,

@@ -7,6 +7,7 @@
 
 mod commands;
 mod render;
+mod throttle;
 
 use anyhow::Context;
 
@@ -61,6 +62,11 @@ pub enum Noun {
     Producer {
         #[command(subcommand)]
         verb: ProducerVerb,
+    },
+    /// Producer rate limits per topic or per (topic, producer group).
+    Throttle {
+        #[command(subcommand)]
+        verb: throttle::ThrottleVerb,
     },
     /// Consumer offsets.
     Offset {
