@@ -11,6 +11,13 @@
 //! queue ends are asked of each owner shard through its inbox, as any
 //! cross-shard request is.
 //!
+//! Commit-log flush times are observed by each shard into its own
+//! histogram (a flush listener on its store); early send refusals
+//! (`ringmq_rejected_total{reason}`: throttle, timeout_clean_queue,
+//! pc_synchronized, overload) are per-shard atomic tallies folded at scrape
+//! time; kept log bytes and parked long polls per shard are asked of each
+//! shard through its inbox when a scrape comes.
+//!
 //! **Label cardinality is bounded**: at most [`LABEL_SETS_MAX`] topics and
 //! as many (group, topic) pairs get their own series; the rest are counted
 //! under the label value [`OTHER_LABEL`].
@@ -200,6 +207,12 @@ pub struct BrokerMetrics {
     /// [`RefusalReason`], folded into `refusals` at scrape time.
     refusal_tallies: Vec<[AtomicU64; 4]>,
     refusals: Family<ReasonLabels, Counter>,
+    /// Per shard: its commit-log flush histogram (observed by that shard).
+    flush_histograms: Vec<Histogram>,
+    flush_latency: Family<ShardLabels, Histogram>,
+    store_bytes: Family<ShardLabels, Gauge>,
+    held_pulls: Family<ShardLabels, Gauge>,
+    tcp_connections: Gauge,
 }
 
 fn latency_histogram() -> Histogram {
@@ -228,6 +241,11 @@ impl BrokerMetrics {
             shards: Vec::new(),
             refusal_tallies: Vec::new(),
             refusals: Family::default(),
+            flush_histograms: Vec::new(),
+            flush_latency: Family::new_with_constructor(latency_histogram),
+            store_bytes: Family::default(),
+            held_pulls: Family::default(),
+            tcp_connections: Gauge::default(),
         };
         registry.register(
             "messages_in",
@@ -275,6 +293,26 @@ impl BrokerMetrics {
             m.refusals.clone(),
         );
         registry.register(
+            "flush_latency_seconds",
+            "Time of each commit-log flush (the fdatasyncs of one group commit), by shard",
+            m.flush_latency.clone(),
+        );
+        registry.register(
+            "store_bytes",
+            "Commit-log bytes kept (oldest kept byte to end of log), by shard (at scrape time)",
+            m.store_bytes.clone(),
+        );
+        registry.register(
+            "held_pulls",
+            "Long polls parked waiting for messages, by shard (at scrape time)",
+            m.held_pulls.clone(),
+        );
+        registry.register(
+            "tcp_connections",
+            "Client TCP connections open (connections_max applies to these)",
+            m.tcp_connections.clone(),
+        );
+        registry.register(
             "connections",
             "Client channels known from heartbeats",
             m.connections.clone(),
@@ -304,11 +342,28 @@ impl BrokerMetrics {
         let refusal_tallies = (0..shard_count.max(1))
             .map(|_| Default::default())
             .collect();
+        let flush_histograms = (0..shard_count.max(1))
+            .map(|id| {
+                m.flush_latency
+                    .get_or_create(&ShardLabels {
+                        shard: id.to_string(),
+                    })
+                    .clone()
+            })
+            .collect();
         BrokerMetrics {
             registry,
             shards,
             refusal_tallies,
+            flush_histograms,
             ..m
+        }
+    }
+
+    /// `shard` flushed its commit log in `took`.
+    pub fn flushed(&self, shard: usize, took: Duration) {
+        if let Some(histogram) = self.flush_histograms.get(shard) {
+            histogram.observe(took.as_secs_f64());
         }
     }
 
@@ -469,6 +524,10 @@ impl BrokerMetrics {
         if let Some(ratio) = disk_used_ratio(&state.config.data_dir) {
             self.disk_used_ratio.set(ratio);
         }
+        let open = state.connection_counts.total();
+        self.tcp_connections
+            .set(i64::try_from(open).unwrap_or(i64::MAX));
+        self.refresh_stores(state);
         self.refresh_lag(state);
     }
 
@@ -493,6 +552,51 @@ impl BrokerMetrics {
             self.consumer_lag
                 .get_or_create(&self.pair(group, topic))
                 .inc_by(lag);
+        }
+    }
+}
+
+impl BrokerMetrics {
+    fn refresh_stores(&self, state: &BrokerState) {
+        for shard in 0..state.shard_count() {
+            let Some(info) = store_info(state, shard) else {
+                continue;
+            };
+            let labels = ShardLabels {
+                shard: shard.to_string(),
+            };
+            let gauge = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+            self.store_bytes
+                .get_or_create(&labels)
+                .set(gauge(info.max_offset.saturating_sub(info.min_offset)));
+            self.held_pulls
+                .get_or_create(&labels)
+                .set(gauge(info.held_pulls as u64));
+        }
+    }
+}
+
+/// A shard's store figures, asked of it from a non-shard thread.
+fn store_info(state: &BrokerState, shard: usize) -> Option<crate::shard::StoreInfo> {
+    let inbox = state.shards.get(shard)?;
+    let (tx, rx) = futures::channel::oneshot::channel();
+    inbox
+        .send_timeout(
+            crate::shard::ShardMessage::StoreInfo(tx),
+            SHARD_ANSWER_TIMEOUT,
+        )
+        .ok()?;
+    wait_answer(rx)
+}
+
+/// Polls a shard's answer until [`SHARD_ANSWER_TIMEOUT`].
+fn wait_answer<T>(mut rx: futures::channel::oneshot::Receiver<T>) -> Option<T> {
+    let deadline = Instant::now() + SHARD_ANSWER_TIMEOUT;
+    loop {
+        match rx.try_recv() {
+            Ok(Some(answer)) => return Some(answer),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(1)),
+            _ => return None,
         }
     }
 }

@@ -80,6 +80,8 @@ pub struct StoreInfo {
     pub min_offset: u64,
     pub max_offset: u64,
     pub read_only: Option<String>,
+    /// Long polls parked on this shard.
+    pub held_pulls: usize,
 }
 
 /// One shard: lives on its own thread, shared by that thread's tasks (`Rc`).
@@ -258,6 +260,7 @@ impl Shard {
             min_offset: store.log_min_offset(),
             max_offset: store.reserved_offset(),
             read_only: store.read_only_reason(),
+            held_pulls: self.holds.borrow().held(),
         }
     }
 
@@ -440,6 +443,10 @@ async fn run(start: ShardStart) {
         throttles: Snapshot::default(),
     });
     crate::long_poll::install_wakeup(&shard);
+    let flush_state = shard.state.clone();
+    shard.store.inner().set_flush_listener(Rc::new(move |took| {
+        flush_state.metrics.flushed(id, took);
+    }));
     let accept = compio::runtime::spawn(accept_loop(shard.clone(), listener));
     let retention = compio::runtime::spawn(retention_loop(shard.clone()));
     let schedule = crate::schedule::start(&shard).await;

@@ -41,4 +41,4 @@ pub use error::{PutError, ReadError};
 pub use reads::{GetResult, GetStatus, RecordRange, TagFilter};
 pub use recovery::OpenError;
 pub use retention::RetentionReport;
-pub use store::{ArrivalListener, MessageStore, PutResult, WaitFor, WriteBacklog};
+pub use store::{ArrivalListener, FlushListener, MessageStore, PutResult, WaitFor, WriteBacklog};

@@ -86,6 +86,10 @@ pub enum WaitFor {
 /// long-polling pulls. It must not call back into `put`.
 pub type ArrivalListener = Rc<dyn Fn(&str, i32, i64)>;
 
+/// Called after each successful commit-log flush with how long its
+/// fdatasyncs took (for a flush latency histogram).
+pub type FlushListener = Rc<dyn Fn(Duration)>;
+
 /// Appended bytes in one segment, reserved but not yet written.
 pub(crate) struct Chunk {
     pub at: u64,
@@ -140,6 +144,7 @@ pub(crate) struct Inner {
     pub index_persist_waiters: RefCell<Vec<oneshot::Sender<()>>>,
     /// When the commit-log write in progress started.
     pub write_started: Cell<Option<std::time::Instant>>,
+    pub flush_listener: RefCell<Option<FlushListener>>,
     _lock: std::fs::File,
 }
 
@@ -222,6 +227,7 @@ impl MessageStore {
             index_persisting: Cell::new(false),
             index_persist_waiters: RefCell::new(Vec::new()),
             write_started: Cell::new(None),
+            flush_listener: RefCell::new(None),
             _lock: recovered.lock,
             config,
         });
@@ -254,6 +260,17 @@ impl MessageStore {
     /// The configuration the store was opened with.
     pub fn config(&self) -> &StoreConfig {
         &self.inner.config
+    }
+
+    /// Registers the callback told how long each commit-log flush took.
+    pub fn set_flush_listener(&self, listener: FlushListener) {
+        *self.inner.flush_listener.borrow_mut() = Some(listener);
+    }
+
+    /// Bytes of commit-log segments kept (min offset to end of the log).
+    pub fn log_bytes(&self) -> u64 {
+        let log = self.inner.log.borrow();
+        log.reserve_at.saturating_sub(log.min_offset)
     }
 
     /// Registers the callback told about every consume queue that grew.
@@ -907,6 +924,7 @@ async fn flush_once(inner: &Inner) -> bool {
         .range(first..=last)
         .map(|(_, f)| f.clone())
         .collect();
+    let started = std::time::Instant::now();
     for file in files {
         let result = match inner.config.fault(FaultPoint::CommitLogSync) {
             // Injected slow disk: the sync succeeds, but late.
@@ -923,6 +941,10 @@ async fn flush_once(inner: &Inner) -> bool {
         }
     }
     inner.flushed.advance(target);
+    let listener = inner.flush_listener.borrow().clone();
+    if let Some(listener) = listener {
+        listener(started.elapsed());
+    }
     true
 }
 

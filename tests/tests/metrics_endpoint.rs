@@ -2,7 +2,9 @@
 //! is parsed as Prometheus exposition format (by a small parser here, not
 //! the server's encoder), and its figures match what the test sent and
 //! consumed: messages and bytes in per topic, messages out per group and
-//! topic, and the group's lag after more messages arrive.
+//! topic, and the group's lag after more messages arrive; sends refused by
+//! a throttle rule appear in `ringmq_rejected_total{reason="throttle"}`,
+//! and the store, flush, long-poll and connection families are there.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use std::collections::BTreeMap;
@@ -18,6 +20,8 @@ use ringmq_tests::process::free_port;
 use ringmq_tests::{Cluster, unique_name};
 
 const WAIT_ROUNDS: usize = 100;
+/// Sends to a topic throttled at 1 message/s, back to back.
+const THROTTLED_SENDS: usize = 6;
 const WAIT_STEP: Duration = Duration::from_millis(100);
 
 /// One sample: metric name, sorted labels, value.
@@ -223,6 +227,63 @@ fn scraped_figures_match_what_was_sent_and_consumed() {
     );
     let ratio = value(&samples, "ringmq_disk_used_ratio", &[]).unwrap();
     assert!((0.0..=1.0).contains(&ratio));
+    let family_sum = |samples: &Samples, family: &str| -> Option<f64> {
+        let found: Vec<f64> = samples
+            .iter()
+            .filter(|((name, _), _)| name == family)
+            .map(|(_, v)| *v)
+            .collect();
+        (!found.is_empty()).then(|| found.iter().sum())
+    };
+    let stored = family_sum(&samples, "ringmq_store_bytes").expect("store bytes per shard");
+    assert!(
+        stored >= (first_bytes + more_bytes) as f64,
+        "the logs hold at least the bodies sent: {stored}"
+    );
+    assert!(family_sum(&samples, "ringmq_flush_latency_seconds_count").is_some());
+    assert!(family_sum(&samples, "ringmq_held_pulls").is_some());
+    assert!(value(&samples, "ringmq_tcp_connections", &[]).unwrap() >= 1.0);
+    let throttle = [("reason", "throttle")];
+    assert_eq!(
+        value(&samples, "ringmq_rejected_total", &throttle),
+        Some(0.0)
+    );
+
+    // Sends over a throttle rule: each refusal is counted once.
+    let limited = unique_name("MetricsThr");
+    cluster.create_topic(&limited, 1).unwrap();
+    let refused = rt.block_on(async {
+        let admin = ringmq_client::admin::Admin::new(&ns);
+        let rule = ringmq_client::admin::ThrottleRule {
+            topic: limited.clone(),
+            producer_group: None,
+            rate: 1,
+        };
+        admin.throttle_set(&rule).await.unwrap();
+        let single = Producer::builder(unique_name("MetricsQ"))
+            .namesrv(&ns)
+            .retries(0)
+            .build()
+            .unwrap();
+        let mut refused = 0u64;
+        for i in 0..THROTTLED_SENDS {
+            match single.send(Message::new(&limited, format!("t-{i}"))).await {
+                Ok(_) => {}
+                Err(ringmq_client::producer::SendError::Broker { code: 2, .. }) => refused += 1,
+                Err(err) => panic!("send {i}: {err}"),
+            }
+        }
+        single.shutdown().await;
+        admin.shutdown();
+        refused
+    });
+    assert!(refused > 0, "{THROTTLED_SENDS} sends at 1/s");
+    let (_, body) = scrape(&metrics_addr);
+    let samples = parse_exposition(&body);
+    assert_eq!(
+        value(&samples, "ringmq_rejected_total", &throttle),
+        Some(refused as f64)
+    );
 
     // Anything but GET /metrics is a 404.
     let mut stream = TcpStream::connect(&metrics_addr).unwrap();
