@@ -21,6 +21,7 @@
 
 pub mod calls;
 pub mod ops;
+pub mod owners;
 pub mod remedy;
 
 use std::time::Duration;
