@@ -124,7 +124,9 @@ async fn read_loop(shard: &Rc<Shard>, connection: &Rc<Connection>, mut stream: T
 /// Starts a task for one incoming command.
 fn dispatch(shard: &Rc<Shard>, connection: &Rc<Connection>, command: RemotingCommand) {
     if command.is_response() {
-        // Answers to our one-way notices never come; anything else is ignored.
+        // Answers to our one-way notices never come; a client's answer to a
+        // forwarded call goes to its caller; anything else is ignored.
+        processor::running_info::on_response(connection.id, command);
         return;
     }
     let in_flight_max = shard.state.config.connection_requests_in_flight_max;

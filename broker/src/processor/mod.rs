@@ -12,6 +12,7 @@ mod offset;
 mod pull;
 mod query;
 mod retry;
+pub mod running_info;
 mod send;
 mod stats;
 mod throttle;
@@ -91,6 +92,9 @@ pub async fn process(
         request::INVOKE_BROKER_TO_RESET_OFFSET => stats::reset_offset(shard, &req).await,
         request::GET_BROKER_CONFIG => stats::broker_config(shard, &req),
         request::UPDATE_BROKER_CONFIG => stats::update_broker_config(shard, &req),
+        request::GET_CONSUMER_RUNNING_INFO => {
+            running_info::get_consumer_running_info(shard, &req).await
+        }
         request::QUERY_MESSAGE => query::query_message(shard, &req).await,
         request::VIEW_MESSAGE_BY_ID => query::view_message(shard, &req).await,
         request::RINGMQ_THROTTLE_SET => throttle::set(shard, &req).await,

@@ -21,6 +21,8 @@
 
 pub mod calls;
 pub mod ops;
+pub mod owners;
+pub mod remedy;
 pub mod throttle;
 
 use std::time::Duration;

@@ -42,8 +42,8 @@ pub struct QueueProgress {
     pub consumer_offset: i64,
     /// `broker_offset - consumer_offset` (never negative).
     pub lag: i64,
-    /// The client consuming the queue, when the broker can tell
-    /// (ringmq's broker does not proxy GET_CONSUMER_RUNNING_INFO yet).
+    /// The client holding the queue (GET_CONSUMER_RUNNING_INFO's `mqTable`),
+    /// when one is online and answers.
     pub client: Option<String>,
     /// Store time of the last consumed message, ms (0 = none).
     pub last_timestamp: i64,
@@ -193,6 +193,11 @@ impl Admin {
         queues.sort_by(|a, b| {
             (&a.topic, &a.broker, a.queue_id).cmp(&(&b.topic, &b.broker, b.queue_id))
         });
+        let owners = self.queue_owners(group).await?;
+        for q in &mut queues {
+            let mq = ringmq_net::body::MessageQueue::new(&q.topic, &q.broker, q.queue_id);
+            q.client = owners.get(&mq).cloned();
+        }
         let total_lag = queues.iter().map(|q| q.lag).fold(0, i64::saturating_add);
         Ok(ConsumerProgress {
             group: group.to_owned(),

@@ -555,6 +555,15 @@ impl PushShared {
             .insert("consumeOrderly".into(), self.is_orderly().to_string());
         info.properties
             .insert("PROP_CLIENT_VERSION".into(), "ringmq-client".into());
+        // Java 4.9's `ConsumerRunningInfo.PROP_*` names, read by mqadmin.
+        info.properties
+            .insert("PROP_CONSUME_TYPE".into(), "CONSUME_PASSIVELY".into());
+        info.properties
+            .insert("PROP_CONSUMEORDERLY".into(), self.is_orderly().to_string());
+        info.properties.insert(
+            "PROP_NAMESERVER_ADDR".into(),
+            self.config.client.namesrv_addrs.join(";"),
+        );
         info.subscription_set = self.subscriptions.values().map(subscription_data).collect();
         if let Ok(queues) = self.queues.lock() {
             for (mq, pq) in queues.iter() {
