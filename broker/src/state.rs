@@ -68,6 +68,8 @@ pub struct BrokerState {
     pub acl: crate::acl::Acl,
     /// Prometheus metrics (`crate::metrics`).
     pub metrics: crate::metrics::BrokerMetrics,
+    /// Which shards' stores take writes (`crate::disk`).
+    pub store_health: crate::disk::StoreHealth,
 }
 
 /// Monotonic counters for GET_BROKER_RUNTIME_INFO.
@@ -151,6 +153,7 @@ impl BrokerState {
             connection_counts: Arc::default(),
             acl,
             metrics: crate::metrics::BrokerMetrics::new(shard_count),
+            store_health: crate::disk::StoreHealth::new(shard_count),
         }
     }
 
