@@ -385,7 +385,9 @@ ringmq_sync() {
   wait_port 127.0.0.1 "$ns_port" 30
   "$RINGMQ" broker --listen-address 127.0.0.1 --listen-port "$b_port" \
     --advertised-address "127.0.0.1:$b_port" --nameservers "127.0.0.1:$ns_port" \
-    --data-dir "$WORK/sync/broker" --flush-mode sync > "$WORK/sync/broker.log" 2>&1 &
+    --data-dir "$WORK/sync/broker" --flush-mode sync \
+    --set auto_create_topic_enable=true --set auto_create_subscription_group=true \
+    > "$WORK/sync/broker.log" 2>&1 &
   RINGMQ_PID=$!
   PIDS+=("$RINGMQ_PID")
   RINGMQ_NS="127.0.0.1:$ns_port"

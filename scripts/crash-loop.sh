@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Crash loop of a real broker: producers (the ringmq client and raw
-# SEND_MESSAGE frames) send while the broker is kill -9ed at random moments
-# and restarted, CYCLES times; then every acknowledged message is read back.
-# Prints: acknowledged / lost / corrupt / duplicated (tests/tests/crash_loop.rs).
+# Crash loop of a real broker: producers (the ringmq client, raw
+# SEND_MESSAGE frames and the independent rocketmq-client-rust 1.0.0) send
+# while the broker is kill -9ed at random moments and restarted, CYCLES
+# times; then every acknowledged message is read back. Prints acknowledged /
+# lost / duplicated / corrupt in all and for each producer
+# (tests/tests/crash_loop.rs).
 #
 #   scripts/crash-loop.sh [CYCLES] [--sync] [--seed N]
 #
@@ -14,7 +16,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --sync) export RINGMQ_CRASH_LOOP_SYNC=1 ;;
     --seed) shift; export RINGMQ_CRASH_LOOP_SEED="$1" ;;
-    -h|--help) sed -n 2,9p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,11p "$0"; exit 0 ;;
     *) cycles="$1" ;;
   esac
   shift

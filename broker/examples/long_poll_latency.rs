@@ -125,6 +125,9 @@ fn main() -> std::io::Result<()> {
         shards: 2,
         segment_bytes: 64 << 20,
         disk_usage_max_percent: 100,
+        // These send to and pull from topics and groups nobody created.
+        auto_create_topic_enable: true,
+        auto_create_subscription_group: true,
         ..BrokerConfig::default()
     };
     let broker = Broker::start(config).map_err(|e| std::io::Error::other(e.to_string()))?;

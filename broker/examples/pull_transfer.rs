@@ -1,7 +1,8 @@
 //! Timing harness (not a test): how fast can a shard push pull bodies from a
-//! commit-log segment file to a socket? Compares the zero-copy path the
-//! broker uses (send slices of a read-only mapping of the segment) with a
-//! copying path (read the bytes into a buffer with io_uring, then send it).
+//! commit-log segment file to a socket? Compares the path the broker uses
+//! (`SegmentMaps`: a blocking `pread` into a buffer; it used to send slices
+//! of a read-only mapping, which a truncated file turns into SIGBUS) with
+//! an io_uring `read_at` into a buffer, then the send.
 //!
 //! `cargo run --release -p ringmq-broker --example pull_transfer [body_kib] [rounds]`
 
@@ -33,9 +34,9 @@ fn main() -> std::io::Result<()> {
         SEGMENT_BYTES >> 20
     );
     for name in [
-        "zero-copy (mmap slices)",
+        "broker path (SegmentMaps pread)",
         "copying (read_at + send)",
-        "zero-copy (mmap slices)",
+        "broker path (SegmentMaps pread)",
         "copying (read_at + send)",
     ] {
         let zero_copy = name.starts_with("zero");

@@ -78,10 +78,26 @@ pub struct BrokerConfig {
     pub retention_hours: u64,
     /// Sends are refused while the data disk is fuller than this (percent).
     pub disk_usage_max_percent: u8,
-    /// Create unknown topics on first send through the `TBW102` template.
+    /// Past this disk usage (percent) the oldest commit-log segments are
+    /// deleted early, whatever `retention_hours` says (RocketMQ
+    /// `diskMaxUsedSpaceRatio`).
+    pub disk_max_used_space_percent: u8,
+    /// Drill and test hook: a file holding the data disk's usage in
+    /// percent, read instead of the file system's figures. Empty = off.
+    pub disk_usage_file: String,
+    /// Create unknown topics on first send through the `TBW102` template
+    /// (`autoCreateTopicEnable`). Off for `ringmq broker`, as RocketMQ
+    /// recommends in production; on in `ringmq standalone`.
     pub auto_create_topic_enable: bool,
-    /// Create unknown subscription groups on first use.
+    /// Create unknown subscription groups on first use
+    /// (`autoCreateSubscriptionGroup`). Off for `ringmq broker`; on in
+    /// `ringmq standalone`.
     pub auto_create_subscription_group: bool,
+    /// Most topics this broker holds (system topics included); creating
+    /// one more, explicitly or automatically, is refused.
+    pub topics_max: usize,
+    /// Most subscription groups this broker holds.
+    pub subscription_groups_max: usize,
     /// Queues of `TBW102`, the auto-create template (`defaultTopicQueueNums`).
     pub default_topic_queue_nums: u32,
     /// Largest message body (and record) accepted (`maxMessageSize`).
@@ -163,8 +179,13 @@ impl Default for BrokerConfig {
             segment_bytes: 1024 * 1024 * 1024,
             retention_hours: 72,
             disk_usage_max_percent: 90,
-            auto_create_topic_enable: true,
-            auto_create_subscription_group: true,
+            disk_max_used_space_percent:
+                ringmq_storage::config::DISK_MAX_USED_SPACE_PERCENT_DEFAULT,
+            disk_usage_file: String::new(),
+            auto_create_topic_enable: false,
+            auto_create_subscription_group: false,
+            topics_max: crate::topics::TOPICS_MAX_DEFAULT,
+            subscription_groups_max: crate::groups::GROUPS_MAX_DEFAULT,
             default_topic_queue_nums: 8,
             message_bytes_max: BODY_MAX_BYTES,
             frame_bytes_max: FRAME_MAX_BYTES_DEFAULT,
@@ -365,11 +386,29 @@ impl BrokerConfig {
         if !(1..=100).contains(&self.disk_usage_max_percent) {
             return invalid("disk_usage_max_percent", "must be within 1..=100".into());
         }
+        if !(1..=100).contains(&self.disk_max_used_space_percent) {
+            return invalid(
+                "disk_max_used_space_percent",
+                "must be within 1..=100".into(),
+            );
+        }
         if self.broker_name.is_empty() || self.cluster_name.is_empty() {
             return invalid(
                 "broker_name",
                 "broker_name and cluster_name must not be empty".into(),
             );
+        }
+        // Both are topics of this broker too, registered with the nameserver.
+        for (key, value) in [
+            ("broker_name", &self.broker_name),
+            ("cluster_name", &self.cluster_name),
+        ] {
+            ringmq_net::validate::name(ringmq_net::validate::NameKind::Topic, key, value).map_err(
+                |err| ConfigError::Invalid {
+                    key,
+                    message: err.to_string(),
+                },
+            )?;
         }
         if !(1..=1024).contains(&self.default_topic_queue_nums) {
             return invalid("default_topic_queue_nums", "must be within 1..=1024".into());
@@ -462,8 +501,12 @@ const ENV_KEYS: &[&str] = &[
     "segment_bytes",
     "retention_hours",
     "disk_usage_max_percent",
+    "disk_max_used_space_percent",
+    "disk_usage_file",
     "auto_create_topic_enable",
     "auto_create_subscription_group",
+    "topics_max",
+    "subscription_groups_max",
     "default_topic_queue_nums",
     "message_bytes_max",
     "frame_bytes_max",
@@ -513,8 +556,20 @@ fn key_doc(key: &str) -> Option<&'static str> {
         "segment_bytes" => "Commit-log segment size in bytes.",
         "retention_hours" => "Hours a commit-log segment is kept.",
         "disk_usage_max_percent" => "Sends are refused while the data disk is fuller than this.",
-        "auto_create_topic_enable" => "Create unknown topics on first send (TBW102 template).",
-        "auto_create_subscription_group" => "Create unknown consumer groups on first use.",
+        "disk_max_used_space_percent" => {
+            "Past this disk usage the oldest segments are deleted early (diskMaxUsedSpaceRatio)."
+        }
+        "disk_usage_file" => {
+            "Drill/test hook: file holding the disk usage percent, read instead of statvfs."
+        }
+        "auto_create_topic_enable" => {
+            "Create unknown topics on first send (TBW102 template); off in production."
+        }
+        "auto_create_subscription_group" => {
+            "Create unknown consumer groups on first use; off in production."
+        }
+        "topics_max" => "Most topics the broker holds; creating more is refused.",
+        "subscription_groups_max" => "Most subscription groups the broker holds.",
         "default_topic_queue_nums" => "Queues of TBW102, the auto-create template.",
         "message_bytes_max" => "Largest message accepted (maxMessageSize).",
         "frame_bytes_max" => "Largest frame accepted; a bigger one closes the connection.",

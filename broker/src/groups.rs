@@ -23,8 +23,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::topics::DataVersion;
 
-/// Upper bound on the number of subscription groups a broker keeps.
-pub const GROUPS_MAX: usize = 100_000;
+/// Default of `subscription_groups_max`.
+pub const GROUPS_MAX_DEFAULT: usize = 100_000;
+/// Largest `subscription_groups_max` accepted.
+pub const GROUPS_MAX_CEILING: usize = 1_000_000;
 
 /// `SubscriptionGroupConfig.java`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,21 +79,40 @@ pub struct SubscriptionGroupWrapper {
 }
 
 /// All subscription groups of this broker.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SubscriptionGroupTable {
     groups: BTreeMap<String, SubscriptionGroupConfig>,
     data_version: DataVersion,
     dirty: bool,
     /// Bumped on every change, read by shards without the lock.
     epoch: Arc<AtomicU64>,
+    /// `subscription_groups_max`: a group beyond it is not created.
+    groups_max: usize,
+}
+
+impl Default for SubscriptionGroupTable {
+    fn default() -> Self {
+        SubscriptionGroupTable {
+            groups: BTreeMap::new(),
+            data_version: DataVersion::default(),
+            dirty: false,
+            epoch: Arc::default(),
+            groups_max: GROUPS_MAX_DEFAULT,
+        }
+    }
 }
 
 /// A shard's read-only copy of the group table.
 pub type GroupSnapshot = HashMap<String, Rc<SubscriptionGroupConfig>>;
 
 impl SubscriptionGroupTable {
-    pub fn load(saved: Option<SubscriptionGroupWrapper>) -> Self {
-        let mut table = SubscriptionGroupTable::default();
+    /// The persisted table (if any), holding at most `groups_max` groups
+    /// from now on (a saved table above it is kept, but does not grow).
+    pub fn load(saved: Option<SubscriptionGroupWrapper>, groups_max: usize) -> Self {
+        let mut table = SubscriptionGroupTable {
+            groups_max,
+            ..SubscriptionGroupTable::default()
+        };
         if let Some(saved) = saved {
             table.groups = saved.subscription_group_table;
             table.data_version = saved.data_version;
@@ -131,17 +152,43 @@ impl SubscriptionGroupTable {
         if let Some(found) = self.groups.get(group) {
             return Some(found.clone());
         }
-        if !auto_create || self.groups.len() >= GROUPS_MAX {
+        if !auto_create {
             return None;
         }
         let created = SubscriptionGroupConfig::named(group);
-        self.upsert(created.clone());
+        self.upsert(created.clone()).ok()?;
         Some(created)
     }
 
-    pub fn upsert(&mut self, config: SubscriptionGroupConfig) {
+    /// Creates or replaces a group; a new one beyond `groups_max` is
+    /// refused, the error being the remark to send.
+    pub fn upsert(&mut self, config: SubscriptionGroupConfig) -> Result<(), String> {
+        if self.groups.len() >= self.groups_max && !self.groups.contains_key(&config.group_name) {
+            return Err(self.full_remark(&config.group_name));
+        }
         self.groups.insert(config.group_name.clone(), config);
         self.changed();
+        Ok(())
+    }
+
+    fn full_remark(&self, group: &str) -> String {
+        format!(
+            "subscription group [{group}] not created: the broker already holds {} groups \
+             (subscription_groups_max); delete some or raise subscription_groups_max",
+            self.groups_max
+        )
+    }
+
+    /// Why [`SubscriptionGroupTable::find_or_create`] found no `group`:
+    /// the remark of a SUBSCRIPTION_GROUP_NOT_EXIST answer.
+    pub fn missing_remark(&self, group: &str, auto_create: bool) -> String {
+        if auto_create && self.groups.len() >= self.groups_max {
+            return self.full_remark(group);
+        }
+        format!(
+            "subscription group [{group}] does not exist; create it first \
+             (UPDATE_AND_CREATE_SUBSCRIPTIONGROUP), or set auto_create_subscription_group"
+        )
     }
 
     pub fn remove(&mut self, group: &str) -> bool {
@@ -181,9 +228,28 @@ mod tests {
     }
 
     #[test]
+    fn groups_max_bounds_creation_and_says_so() {
+        let mut table = SubscriptionGroupTable::load(None, 1);
+        assert!(table.find_or_create("g1", true).is_some());
+        assert!(table.find_or_create("g2", true).is_none());
+        assert!(
+            table
+                .missing_remark("g2", true)
+                .contains("subscription_groups_max")
+        );
+        assert!(table.missing_remark("g2", false).contains("does not exist"));
+        let refused = table
+            .upsert(SubscriptionGroupConfig::named("g3"))
+            .unwrap_err();
+        assert!(refused.contains("subscription_groups_max"), "{refused}");
+        // Replacing an existing group is not creating one.
+        assert!(table.upsert(SubscriptionGroupConfig::named("g1")).is_ok());
+    }
+
+    #[test]
     fn file_form_uses_java_field_names() {
         let mut table = SubscriptionGroupTable::default();
-        table.upsert(SubscriptionGroupConfig::named("g"));
+        table.upsert(SubscriptionGroupConfig::named("g")).unwrap();
         let json = serde_json::to_string(&table.to_wrapper()).unwrap();
         assert!(json.contains("\"subscriptionGroupTable\""), "{json}");
         assert!(

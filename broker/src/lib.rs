@@ -41,6 +41,7 @@ pub mod config;
 pub mod connection;
 pub mod control;
 pub mod flow;
+pub mod disk;
 pub mod groups;
 pub mod limits;
 pub mod live_config;
@@ -155,11 +156,12 @@ impl Broker {
             .unzip();
         let (control_tx, control_rx) = flume::unbounded();
         let topic_table = TopicTable::load(topics, &config);
+        let groups_max = config.subscription_groups_max;
         let state = Arc::new(BrokerState::new(
             config,
             store_host,
             topic_table,
-            SubscriptionGroupTable::load(groups),
+            SubscriptionGroupTable::load(groups, groups_max),
             ConsumerOffsetTable::load(offsets),
             inbox_senders,
             control_tx,

@@ -74,6 +74,18 @@ pub fn validate_config(config: &BrokerConfig) -> Result<(), ConfigError> {
     if config.connection_requests_in_flight_max == 0 {
         return invalid("connection_requests_in_flight_max", "must be above 0");
     }
+    if !(1..=crate::topics::TOPICS_MAX_CEILING).contains(&config.topics_max) {
+        return invalid(
+            "topics_max",
+            &format!("must be within 1..={}", crate::topics::TOPICS_MAX_CEILING),
+        );
+    }
+    if !(1..=crate::groups::GROUPS_MAX_CEILING).contains(&config.subscription_groups_max) {
+        return invalid(
+            "subscription_groups_max",
+            &format!("must be within 1..={}", crate::groups::GROUPS_MAX_CEILING),
+        );
+    }
     if config.acl_enable {
         crate::acl::load(&crate::acl::acl_path(config)).map_err(|err| ConfigError::Invalid {
             key: "acl_file",
@@ -183,6 +195,21 @@ pub fn heartbeat_refusal(req: &RemotingCommand, data: &HeartbeatData) -> Option<
         req,
         response::SYSTEM_ERROR,
         format!("heartbeat refused, nothing registered: {err}"),
+    ))
+}
+
+/// The refusal of a request whose body broke a name rule or a count limit
+/// (see [`ringmq_net::validate`]); `None` when it may be served.
+pub fn body_refusal(
+    req: &RemotingCommand,
+    checked: Result<(), ringmq_net::validate::ValidateError>,
+) -> Option<Reply> {
+    let err = checked.err()?;
+    tracing::debug!(code = req.code, %err, "request refused: a bad name in its body");
+    Some(error(
+        req,
+        response::SYSTEM_ERROR,
+        format!("request refused, nothing changed: {err}"),
     ))
 }
 

@@ -2,13 +2,21 @@
 //! (`RegisterBrokerBody` JSON, `bodyCrc32`) to every configured nameserver,
 //! and UNREGISTER_BROKER at graceful shutdown (spec §2.9).
 //!
-//! A body over [`REGISTER_COMPRESS_OVER_BYTES`] of JSON is sent compressed
-//! (header `compressed=true`, the zlib layout of
-//! [`ringmq_net::body::register`], as Java's `RegisterBrokerBody.encode(true)`),
-//! which any 4.9 nameserver decodes. A registration that would still exceed
-//! the nameserver's frame limit ([`FRAME_MAX_BYTES_DEFAULT`]) is not sent: the
-//! error is logged and the last registration that fitted is sent instead,
-//! so the nameserver keeps the broker's previous routes instead of dropping it.
+//! A table of more than [`REGISTER_SPLIT_TOPICS`] topics is split into
+//! several REGISTER_BROKER requests of that many topics, all carrying the
+//! same data version (RocketMQ 5's `splitRegistration` with
+//! `splitRegistrationSize` 800); the nameserver writes every part of a
+//! version it has not applied yet and merges them into one route table.
+//! Each body over [`REGISTER_COMPRESS_OVER_BYTES`] of JSON is sent
+//! compressed (header `compressed=true`, the zlib layout of
+//! [`ringmq_net::body::register`], as Java's `RegisterBrokerBody.encode(true)`).
+//! A part that would still exceed the nameserver's frame limit
+//! ([`FRAME_MAX_BYTES_DEFAULT`]; 800 legal topics never do) is logged and
+//! not sent.
+//!
+//! While any shard's store refuses writes ([`crate::disk`]), every topic is
+//! registered without [`PERM_WRITE`], as RocketMQ's wiped write permission,
+//! so producers choose other brokers until it takes writes again.
 //!
 //! Runs on the control thread with blocking sockets and timeouts, so a slow
 //! or dead nameserver never stalls a shard. Each nameserver is tried once per
@@ -31,12 +39,15 @@ use ringmq_net::header::{RegisterBrokerRequestHeader, UnregisterBrokerRequestHea
 use serde::Serialize;
 
 use crate::state::{BrokerState, lock};
-use crate::topics::TopicConfigWrapper;
+use crate::topics::{PERM_WRITE, TopicConfigWrapper};
 
 /// Connect / read / write timeout of one nameserver call (RocketMQ: 6 s).
 pub const NAMESERVER_CALL_TIMEOUT_MS: u64 = 6_000;
 /// JSON bodies larger than this are sent compressed.
 pub const REGISTER_COMPRESS_OVER_BYTES: usize = 64 * 1024;
+/// Topics per REGISTER_BROKER request of a split registration (RocketMQ 5
+/// `splitRegistrationSize`).
+pub const REGISTER_SPLIT_TOPICS: usize = 800;
 /// Reads of one reply before giving up.
 const REPLY_READS_MAX: usize = 10_000;
 
@@ -53,8 +64,6 @@ struct RegisterBrokerBody {
 pub struct NameserverLinks {
     streams: HashMap<String, TcpStream>,
     next_opaque: i32,
-    /// The last REGISTER_BROKER that fitted a frame (see the module doc).
-    last_fit: Option<RemotingCommand>,
     /// `nameserver_access_key` / `nameserver_secret_key`, if set.
     credentials: Option<ringmq_net::acl::Credentials>,
 }
@@ -110,10 +119,51 @@ impl NameserverLinks {
     }
 }
 
-/// The registration body: JSON, or compressed when the JSON is large.
+/// The topic table as registered: without the write bit while a store
+/// refuses writes, in parts of at most [`REGISTER_SPLIT_TOPICS`] topics
+/// sharing the table's data version.
+fn registration_parts(state: &BrokerState) -> Vec<TopicConfigWrapper> {
+    let mut wrapper = lock(&state.topics).to_wrapper();
+    if !state.store_health.all_writable() {
+        for topic in wrapper.topic_config_table.values_mut() {
+            topic.perm &= !PERM_WRITE;
+        }
+    }
+    split(wrapper, REGISTER_SPLIT_TOPICS)
+}
+
+/// `wrapper` in parts of at most `per_part` topics (at least one part).
+fn split(wrapper: TopicConfigWrapper, per_part: usize) -> Vec<TopicConfigWrapper> {
+    let per_part = per_part.max(1);
+    if wrapper.topic_config_table.len() <= per_part {
+        return vec![wrapper];
+    }
+    let version = wrapper.data_version;
+    let mut parts = Vec::new();
+    let mut part = std::collections::BTreeMap::new();
+    for (name, topic) in wrapper.topic_config_table {
+        part.insert(name, topic);
+        if part.len() == per_part {
+            parts.push(TopicConfigWrapper {
+                data_version: version,
+                topic_config_table: std::mem::take(&mut part),
+            });
+        }
+    }
+    if !part.is_empty() {
+        parts.push(TopicConfigWrapper {
+            data_version: version,
+            topic_config_table: part,
+        });
+    }
+    parts
+}
+
+/// One part's body: JSON, or compressed when the JSON is large.
 /// `(body, compressed)`.
-fn registration_body(state: &BrokerState) -> Result<(Vec<u8>, bool), ringmq_net::body::BodyError> {
-    let wrapper = lock(&state.topics).to_wrapper();
+fn registration_body(
+    wrapper: TopicConfigWrapper,
+) -> Result<(Vec<u8>, bool), ringmq_net::body::BodyError> {
     let json = ringmq_net::body::encode_json(&RegisterBrokerBody {
         topic_config_serialize_wrapper: wrapper,
         filter_server_list: Vec::new(),
@@ -125,15 +175,12 @@ fn registration_body(state: &BrokerState) -> Result<(Vec<u8>, bool), ringmq_net:
     Ok((body.encode(true)?, true))
 }
 
-/// Registers with every nameserver; returns how many accepted.
-pub fn register_all(state: &BrokerState, links: &mut NameserverLinks) -> usize {
-    let (body, compressed) = match registration_body(state) {
-        Ok(body) => body,
-        Err(err) => {
-            tracing::error!(%err, "cannot encode the registration body");
-            return 0;
-        }
-    };
+/// The REGISTER_BROKER request carrying one part.
+fn register_command(
+    state: &BrokerState,
+    part: TopicConfigWrapper,
+) -> Result<RemotingCommand, ringmq_net::body::BodyError> {
+    let (body, compressed) = registration_body(part)?;
     let crc = ringmq_net::body::masked_crc32(&body);
     let config = &state.config;
     let header = RegisterBrokerRequestHeader {
@@ -151,41 +198,62 @@ pub fn register_all(state: &BrokerState, links: &mut NameserverLinks) -> usize {
         heartbeat_timeout_millis: None,
         enable_acting_master: None,
     };
-    let command = RemotingCommand::request(request::REGISTER_BROKER)
+    Ok(RemotingCommand::request(request::REGISTER_BROKER)
         .with_header(&header)
-        .with_body(body);
-    let Some(command) = fitting(links, command) else {
-        return 0;
-    };
-    let mut accepted = 0;
-    for nameserver in &config.nameservers {
-        match links.call(nameserver, &command) {
-            Ok(reply) if reply.code == response::SUCCESS => accepted += 1,
-            Ok(reply) => {
-                tracing::warn!(nameserver, code = reply.code, remark = ?reply.remark, "registration refused")
-            }
-            Err(err) => tracing::warn!(nameserver, %err, "registration failed"),
+        .with_body(body))
+}
+
+/// The requests of one registration round, parts that cannot be encoded
+/// or do not fit a frame left out (logged).
+fn register_commands(state: &BrokerState) -> Vec<RemotingCommand> {
+    let mut commands = Vec::new();
+    for part in registration_parts(state) {
+        let topics = part.topic_config_table.len();
+        match register_command(state, part) {
+            Ok(command) if fits(&command) => commands.push(command),
+            Ok(_) => tracing::error!(
+                topics,
+                limit = FRAME_MAX_BYTES_DEFAULT,
+                "a registration part exceeds the nameserver frame limit even compressed; not sent"
+            ),
+            Err(err) => tracing::error!(%err, "cannot encode the registration body"),
         }
+    }
+    commands
+}
+
+/// Registers with every nameserver; returns how many accepted every part.
+pub fn register_all(state: &BrokerState, links: &mut NameserverLinks) -> usize {
+    let commands = register_commands(state);
+    if commands.is_empty() {
+        return 0;
+    }
+    let mut accepted = 0;
+    for nameserver in &state.config.nameservers {
+        let mut all = true;
+        for command in &commands {
+            match links.call(nameserver, command) {
+                Ok(reply) if reply.code == response::SUCCESS => {}
+                Ok(reply) => {
+                    tracing::warn!(nameserver, code = reply.code, remark = ?reply.remark, "registration refused");
+                    all = false;
+                }
+                Err(err) => {
+                    tracing::warn!(nameserver, %err, "registration failed");
+                    all = false;
+                    break;
+                }
+            }
+        }
+        accepted += usize::from(all);
     }
     accepted
 }
 
-/// `command` if it fits a nameserver frame (and remembered as the last that
-/// fitted); otherwise, logged, the last one that fitted.
-fn fitting(links: &mut NameserverLinks, command: RemotingCommand) -> Option<RemotingCommand> {
+/// Whether `command` fits a nameserver frame.
+fn fits(command: &RemotingCommand) -> bool {
     let mut encoded = BytesMut::new();
-    let fits = command.encode(&mut encoded).is_ok() && encoded.len() <= FRAME_MAX_BYTES_DEFAULT;
-    if fits {
-        links.last_fit = Some(command.clone());
-        return Some(command);
-    }
-    tracing::error!(
-        bytes = encoded.len(),
-        limit = FRAME_MAX_BYTES_DEFAULT,
-        "the registration exceeds the nameserver frame limit even compressed; \
-         re-sending the last registration that fitted (delete topics to register the new ones)"
-    );
-    links.last_fit.clone()
+    command.encode(&mut encoded).is_ok() && encoded.len() <= FRAME_MAX_BYTES_DEFAULT
 }
 
 /// Unregisters from every nameserver (graceful shutdown) and closes the
@@ -258,4 +326,59 @@ fn exchange(stream: &mut TcpStream, command: &RemotingCommand) -> std::io::Resul
         std::io::ErrorKind::TimedOut,
         "no reply",
     ))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::topics::{DataVersion, TopicConfig};
+
+    fn table(topics: usize) -> TopicConfigWrapper {
+        TopicConfigWrapper {
+            data_version: DataVersion {
+                timestamp: 5,
+                counter: 9,
+            },
+            topic_config_table: (0..topics)
+                .map(|i| {
+                    (
+                        format!("T{i:05}"),
+                        TopicConfig::new(&format!("T{i:05}"), 4, 6),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_large_table_is_split_into_parts_of_one_version_covering_every_topic() {
+        let parts = split(table(2_001), REGISTER_SPLIT_TOPICS);
+        let sizes: Vec<usize> = parts.iter().map(|p| p.topic_config_table.len()).collect();
+        assert_eq!(sizes, [800, 800, 401]);
+        assert!(
+            parts
+                .iter()
+                .all(|p| p.data_version == table(0).data_version)
+        );
+        let names: std::collections::BTreeSet<_> = parts
+            .iter()
+            .flat_map(|p| p.topic_config_table.keys().cloned())
+            .collect();
+        assert_eq!(names.len(), 2_001);
+        assert_eq!(split(table(800), REGISTER_SPLIT_TOPICS).len(), 1);
+        assert_eq!(split(table(0), REGISTER_SPLIT_TOPICS).len(), 1);
+    }
+
+    #[test]
+    fn a_part_of_legal_topics_always_fits_a_frame() {
+        let mut part = table(0);
+        for i in 0..REGISTER_SPLIT_TOPICS {
+            let name = format!("{i:05}{}", "x".repeat(122));
+            part.topic_config_table
+                .insert(name.clone(), TopicConfig::new(&name, 1024, 6));
+        }
+        let (body, _) = registration_body(part).unwrap();
+        assert!(body.len() < FRAME_MAX_BYTES_DEFAULT);
+    }
 }

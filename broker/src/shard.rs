@@ -448,7 +448,7 @@ async fn run(start: ShardStart) {
         flush_state.metrics.flushed(id, took);
     }));
     let accept = compio::runtime::spawn(accept_loop(shard.clone(), listener));
-    let retention = compio::runtime::spawn(retention_loop(shard.clone()));
+    let retention = compio::runtime::spawn(crate::disk::watch(shard.clone()));
     let schedule = crate::schedule::start(&shard).await;
     let transaction_check = crate::transaction::check::runs_on(id, shard.state.shard_count())
         .then(|| compio::runtime::spawn(crate::transaction::check::run(shard.clone())));
@@ -483,14 +483,6 @@ async fn stop(shard: &Rc<Shard>) {
     }
     shard.store.shutdown().await;
     tracing::info!(shard = shard.id, "shard stopped");
-}
-
-/// Deletes expired segments every [`RETENTION_PERIOD_MS`].
-async fn retention_loop(shard: Rc<Shard>) {
-    loop {
-        compio::time::sleep(Duration::from_millis(RETENTION_PERIOD_MS)).await;
-        shard.store.run_retention().await;
-    }
 }
 
 async fn accept_loop(shard: Rc<Shard>, listener: compio::net::TcpListener) {

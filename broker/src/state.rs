@@ -76,6 +76,8 @@ pub struct BrokerState {
     pub tps: crate::tps::TpsSampler,
     /// Pull-holding keys changeable live (`crate::live_config`).
     pub polling: crate::live_config::LivePolling,
+    /// Which shards' stores take writes (`crate::disk`).
+    pub store_health: crate::disk::StoreHealth,
 }
 
 /// Monotonic counters for GET_BROKER_RUNTIME_INFO.
@@ -166,6 +168,7 @@ impl BrokerState {
             flow,
             tps: crate::tps::TpsSampler::default(),
             polling,
+            store_health: crate::disk::StoreHealth::new(shard_count),
         }
     }
 

@@ -228,6 +228,12 @@ impl ShardStore {
         store_config.segment_bytes = config.segment_bytes;
         store_config.retention_hours = config.retention_hours;
         store_config.disk_usage_max_percent = config.disk_usage_max_percent;
+        store_config.disk_max_used_space_percent = config.disk_max_used_space_percent;
+        if !config.disk_usage_file.is_empty() {
+            store_config.disk_usage_probe = Some(crate::disk::usage_file_probe(PathBuf::from(
+                &config.disk_usage_file,
+            )));
+        }
         store_config.delay_levels_ms = crate::schedule::delay_levels(config).into();
         store_config.flush = match config.flush_mode {
             FlushMode::Async => ringmq_storage::FlushMode::Async {
@@ -409,12 +415,29 @@ impl ShardStore {
             .collect()
     }
 
-    /// Deletes expired segments (called periodically).
+    /// Deletes expired segments (called periodically), and any oldest ones
+    /// while the disk is above `disk_max_used_space_percent`.
     pub async fn run_retention(&self) {
         match self.store.run_retention(SystemTime::now()).await {
-            Ok(report) => tracing::debug!(?report, "retention ran"),
+            Ok(report) => {
+                tracing::debug!(?report, "retention ran");
+                if !report.deleted_segments.is_empty() {
+                    crate::transfer::segments_deleted();
+                }
+            }
             Err(err) => tracing::warn!(%err, "retention failed"),
         }
+    }
+
+    /// Whether the disk is above `disk_max_used_space_percent` now.
+    pub fn space_pressure(&self) -> bool {
+        self.store.space_pressure().is_some()
+    }
+
+    /// Whether the store takes writes: not read-only after an I/O failure
+    /// and not refusing them for a full disk (re-read now).
+    pub fn is_writable(&self) -> bool {
+        self.store.read_only_reason().is_none() && self.store.check_disk_space().is_none()
     }
 
     /// Deletes a topic's stored data (DELETE_TOPIC_IN_BROKER).

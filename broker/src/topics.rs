@@ -38,8 +38,11 @@ pub use ringmq_net::body::route::{PERM_INHERIT, PERM_READ, PERM_READ_WRITE, PERM
 pub const CREATED_TOPIC_QUEUE_NUMS: i32 = 8;
 /// Upper bound on a topic's queue count (RocketMQ has none; we keep tables bounded).
 pub const TOPIC_QUEUE_NUMS_MAX: i32 = 1024;
-/// Upper bound on the number of topics a broker keeps.
-pub const TOPICS_MAX: usize = 100_000;
+/// Default of `topics_max`: the number of topics a broker keeps.
+pub const TOPICS_MAX_DEFAULT: usize = 100_000;
+/// Largest `topics_max` accepted (the table lives in memory and in every
+/// registration).
+pub const TOPICS_MAX_CEILING: usize = 1_000_000;
 
 /// One topic's configuration (`TopicConfig.java`), in Java's JSON shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,12 +124,25 @@ pub struct TopicRefusal {
 }
 
 /// All topics of this broker.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct TopicTable {
     topics: BTreeMap<String, TopicConfig>,
     data_version: DataVersion,
     /// Bumped on every change, read by shards without the lock.
     epoch: Arc<AtomicU64>,
+    /// `topics_max`: creating a topic beyond it is refused.
+    topics_max: usize,
+}
+
+impl Default for TopicTable {
+    fn default() -> Self {
+        TopicTable {
+            topics: BTreeMap::new(),
+            data_version: DataVersion::default(),
+            epoch: Arc::default(),
+            topics_max: TOPICS_MAX_DEFAULT,
+        }
+    }
 }
 
 /// A shard's read-only copy of the topic table.
@@ -135,7 +151,10 @@ pub type TopicSnapshot = HashMap<String, Rc<TopicConfig>>;
 impl TopicTable {
     /// The persisted table (if any) plus the system topics.
     pub fn load(saved: Option<TopicConfigWrapper>, config: &BrokerConfig) -> Self {
-        let mut table = TopicTable::default();
+        let mut table = TopicTable {
+            topics_max: config.topics_max,
+            ..TopicTable::default()
+        };
         if let Some(saved) = saved {
             table.topics = saved.topic_config_table;
             table.data_version = saved.data_version;
@@ -159,6 +178,12 @@ impl TopicTable {
     /// The change counter shards compare their snapshot against.
     pub fn epoch(&self) -> Arc<AtomicU64> {
         self.epoch.clone()
+    }
+
+    /// A new data version with no topic changed, so that nameservers take
+    /// the next registration (the broker's write permission changed).
+    pub fn touch(&mut self) {
+        self.changed();
     }
 
     /// A copy for one shard's [`crate::state::Snapshot`].
@@ -194,10 +219,14 @@ impl TopicTable {
         if self.topics.get(&topic.topic_name) == Some(&topic) {
             return Ok(false);
         }
-        if self.topics.len() >= TOPICS_MAX && !self.topics.contains_key(&topic.topic_name) {
+        if self.topics.len() >= self.topics_max && !self.topics.contains_key(&topic.topic_name) {
             return Err(TopicRefusal {
                 code: ringmq_net::code::response::SYSTEM_ERROR,
-                remark: format!("the broker already has {TOPICS_MAX} topics; delete some first"),
+                remark: format!(
+                    "topic[{}] not created: the broker already holds {} topics (topics_max); \
+                     delete some or raise topics_max",
+                    topic.topic_name, self.topics_max
+                ),
             });
         }
         self.topics.insert(topic.topic_name.clone(), topic);
@@ -247,7 +276,12 @@ impl TopicTable {
                     .min(template.write_queue_nums.max(1));
                 let perm = template.perm & !PERM_INHERIT;
                 let created = TopicConfig::new(topic, queues, perm);
-                self.upsert(created.clone())?;
+                // Full table: the topic does not exist and will not be made.
+                self.upsert(created.clone())
+                    .map_err(|refusal| TopicRefusal {
+                        code: ringmq_net::code::response::TOPIC_NOT_EXIST,
+                        remark: refusal.remark,
+                    })?;
                 Ok((created, true))
             }
             _ => Err(TopicRefusal {
@@ -332,7 +366,42 @@ mod tests {
     use ringmq_net::code::response;
 
     fn table() -> TopicTable {
-        TopicTable::load(None, &BrokerConfig::default())
+        TopicTable::load(None, &auto_create_config())
+    }
+
+    fn auto_create_config() -> BrokerConfig {
+        BrokerConfig {
+            auto_create_topic_enable: true,
+            ..BrokerConfig::default()
+        }
+    }
+
+    #[test]
+    fn topics_max_refuses_new_topics_but_not_updates() {
+        let config = BrokerConfig {
+            topics_max: 1,
+            ..auto_create_config()
+        };
+        let mut table = TopicTable::load(None, &config);
+        // The system topics already exceed one.
+        let refused = table
+            .upsert(TopicConfig::new("T9", 1, PERM_READ_WRITE))
+            .unwrap_err();
+        assert_eq!(refused.code, response::SYSTEM_ERROR);
+        assert!(refused.remark.contains("topics_max"), "{}", refused.remark);
+        let tbw = table.get(AUTO_CREATE_TOPIC).unwrap().clone();
+        assert!(table.upsert(TopicConfig { perm: 7, ..tbw }).is_ok());
+        let refused = table
+            .topic_for_send("T9", AUTO_CREATE_TOPIC, 4, true)
+            .unwrap_err();
+        assert_eq!(refused.code, response::TOPIC_NOT_EXIST);
+        assert!(refused.remark.contains("topics_max"), "{}", refused.remark);
+    }
+
+    #[test]
+    fn broker_defaults_create_no_template() {
+        let table = TopicTable::load(None, &BrokerConfig::default());
+        assert!(table.get(AUTO_CREATE_TOPIC).is_none());
     }
 
     #[test]
@@ -414,7 +483,7 @@ mod tests {
             .unwrap();
         let json = serde_json::to_string(&table.to_wrapper()).unwrap();
         let back: TopicConfigWrapper = serde_json::from_str(&json).unwrap();
-        let reloaded = TopicTable::load(Some(back), &BrokerConfig::default());
+        let reloaded = TopicTable::load(Some(back), &auto_create_config());
         assert_eq!(reloaded.get("T2"), table.get("T2"));
     }
 }

@@ -1,151 +1,69 @@
-//! Zero-copy pull bodies: commit-log segment files are mapped read-only and
-//! slices of the mapping are handed to the socket write as they are, so the
-//! message bytes go from the page cache to the socket without being copied
-//! into a user-space buffer first.
+//! Pull bodies: byte ranges of commit-log segment files, read with `pread`
+//! into owned buffers and handed to the socket write.
 //!
-//! A [`SegmentMaps`] cache lives on each shard (one mapping per segment file,
-//! bounded by [`MAPPED_SEGMENTS_MAX`]); a [`FileChunk`] keeps its mapping
-//! alive until the write that uses it has completed, so a segment deleted by
-//! retention meanwhile stays readable until then.
+//! Why not memory maps: a segment file that shrinks under a mapping (an
+//! operator's `truncate`, a damaged file system) or a disk that fails to
+//! read turns the next access to a mapped page into SIGBUS, which kills
+//! the whole broker. `pread` reports the same conditions as an error (a
+//! short read, `EIO`) that fails one pull instead: the pull is answered
+//! PULL_RETRY_IMMEDIATELY with a remark, and every other request goes on.
+//! The price is one copy from the page cache into a buffer per pulled
+//! byte (see BENCHMARKS.md).
 //!
-//! Safety: only bytes below the store's published watermark are ever
-//! referenced; those are never written again (docs/architecture.md), and segment files
-//! are preallocated at full size, so a mapped range never shrinks under us.
-//! The `unsafe` code of this crate is confined to this module.
+//! A [`SegmentMaps`] cache lives on each shard: one open descriptor per
+//! segment file, bounded by [`OPEN_SEGMENTS_MAX`] (the name is kept from
+//! the mappings it used to hold). A file that retention deletes stays
+//! readable through a descriptor opened before, as Linux keeps an unlinked
+//! file until its last descriptor closes; [`SegmentMaps::clear`] drops them.
+//!
+//! Only bytes below the store's published watermark are ever asked for;
+//! those are never written again (docs/architecture.md).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 
-/// Segment mappings kept per shard; the least recently added is dropped first.
-pub const MAPPED_SEGMENTS_MAX: usize = 64;
+/// Bumped whenever retention deletes segments anywhere in the process:
+/// every shard's cache then closes its descriptors, so the space of the
+/// deleted files is given back (an open descriptor keeps an unlinked file).
+static SEGMENTS_DELETED: AtomicU64 = AtomicU64::new(0);
 
-/// One read-only mapping of a whole segment file.
-pub struct SegmentMap {
-    ptr: *mut libc::c_void,
-    len: usize,
+/// Records that segment files were deleted (see [`SEGMENTS_DELETED`]).
+pub fn segments_deleted() {
+    SEGMENTS_DELETED.fetch_add(1, Ordering::AcqRel);
 }
 
-// SAFETY: the mapping is read-only and never unmapped before drop; sharing a
-// pointer to immutable bytes between threads is sound.
-unsafe impl Send for SegmentMap {}
-// SAFETY: as above, `&SegmentMap` only gives out shared reads.
-unsafe impl Sync for SegmentMap {}
+/// Segment descriptors kept open per shard; the least recently opened is
+/// closed first.
+pub const OPEN_SEGMENTS_MAX: usize = 64;
 
-impl SegmentMap {
-    /// Maps the first `len` bytes of `file` read-only.
-    pub fn map(file: &File, len: usize) -> io::Result<SegmentMap> {
-        if len == 0 {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty segment"));
-        }
-        // SAFETY: a fresh shared read-only mapping of a valid descriptor; the
-        // kernel picks the address. The result is checked for MAP_FAILED.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ,
-                libc::MAP_SHARED,
-                file.as_raw_fd(),
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(SegmentMap { ptr, len })
-    }
-
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Fills the page tables for `start..start+len` in one call
-    /// (`MADV_POPULATE_READ`), instead of one page fault per 4 KiB page
-    /// while the socket send copies from the mapping. Best effort: older
-    /// kernels refuse it and the faults then happen as usual.
-    pub fn populate(&self, start: usize, len: usize) {
-        const PAGE: usize = 4096;
-        const MADV_POPULATE_READ: libc::c_int = 22;
-        let first = start - start % PAGE;
-        let Some(end) = start.checked_add(len).map(|e| e.min(self.len)) else {
-            return;
-        };
-        if end <= first {
-            return;
-        }
-        // SAFETY: the range lies inside our live mapping (first < end <=
-        // len, first page-aligned); madvise only changes kernel state.
-        unsafe {
-            libc::madvise(
-                self.ptr.cast::<u8>().add(first).cast(),
-                end - first,
-                MADV_POPULATE_READ,
-            );
-        }
-    }
-
-    /// The mapped bytes.
-    pub fn bytes(&self) -> &[u8] {
-        // SAFETY: `ptr..ptr+len` is a live read-only mapping owned by self.
-        unsafe { std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) }
-    }
-}
-
-impl Drop for SegmentMap {
-    fn drop(&mut self) {
-        // SAFETY: unmapping exactly the region mapped in `map`, once.
-        unsafe {
-            libc::munmap(self.ptr, self.len);
-        }
-    }
-}
-
-/// A byte range of a mapped segment, written to a socket as is.
+/// A byte range of a segment file, read into memory.
 #[derive(Clone)]
 pub struct FileChunk {
-    map: Arc<SegmentMap>,
-    start: usize,
-    len: usize,
+    bytes: Bytes,
 }
 
 impl FileChunk {
-    /// `None` if the range is outside the mapping.
-    pub fn new(map: Arc<SegmentMap>, start: usize, len: usize) -> Option<FileChunk> {
-        let end = start.checked_add(len)?;
-        if end > map.len() {
-            return None;
-        }
-        map.populate(start, len);
-        Some(FileChunk { map, start, len })
-    }
-
     pub fn len(&self) -> usize {
-        self.len
+        self.bytes.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.bytes.is_empty()
     }
 
     pub fn as_slice(&self) -> &[u8] {
-        self.map
-            .bytes()
-            .get(self.start..self.start + self.len)
-            .unwrap_or_default()
+        &self.bytes
     }
 }
 
-/// A piece of an outgoing frame: owned bytes or a mapped file range.
+/// A piece of an outgoing frame: owned bytes or a segment file range.
 pub enum WireChunk {
     Bytes(Bytes),
     File(FileChunk),
@@ -160,54 +78,80 @@ impl compio::buf::IoBuf for WireChunk {
     }
 }
 
-/// Per-shard cache of segment mappings, keyed by file path.
-#[derive(Default)]
+/// Per-shard cache of open segment files, keyed by path.
 pub struct SegmentMaps {
-    maps: HashMap<PathBuf, Arc<SegmentMap>>,
-    order: std::collections::VecDeque<PathBuf>,
+    files: HashMap<PathBuf, Arc<File>>,
+    order: VecDeque<PathBuf>,
+    /// [`SEGMENTS_DELETED`] when the cache was last cleared.
+    deletions_seen: u64,
+}
+
+impl Default for SegmentMaps {
+    fn default() -> Self {
+        SegmentMaps {
+            files: HashMap::new(),
+            order: VecDeque::new(),
+            deletions_seen: SEGMENTS_DELETED.load(Ordering::Acquire),
+        }
+    }
 }
 
 impl SegmentMaps {
-    /// A chunk of `len` bytes at `position` of the segment file at `path`.
-    /// Maps (or re-maps, if the file grew) the file as needed.
+    /// The `len` bytes at `position` of the segment file at `path`. A range
+    /// the file does not hold (it was truncated) or a failing read is an
+    /// error, never a signal.
     pub fn chunk(&mut self, path: &Path, position: u64, len: usize) -> io::Result<FileChunk> {
-        let start = usize::try_from(position)
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "position out of range"))?;
-        if let Some(map) = self.maps.get(path)
-            && let Some(chunk) = FileChunk::new(map.clone(), start, len)
-        {
-            return Ok(chunk);
-        }
-        let file = File::open(path)?;
-        let file_len = usize::try_from(file.metadata()?.len())
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "segment too large"))?;
-        let map = Arc::new(SegmentMap::map(&file, file_len)?);
-        self.insert(path.to_owned(), map.clone());
-        FileChunk::new(map, start, len).ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!(
-                    "{} has {file_len} bytes; wanted {len} at {start}",
-                    path.display()
-                ),
-            )
-        })
-    }
-
-    fn insert(&mut self, path: PathBuf, map: Arc<SegmentMap>) {
-        if self.maps.insert(path.clone(), map).is_none() {
-            self.order.push_back(path);
-        }
-        while self.order.len() > MAPPED_SEGMENTS_MAX {
-            if let Some(oldest) = self.order.pop_front() {
-                self.maps.remove(&oldest);
+        let file = self.file(path)?;
+        let mut bytes = vec![0u8; len];
+        match file.read_exact_at(&mut bytes, position) {
+            Ok(()) => Ok(FileChunk {
+                bytes: Bytes::from(bytes),
+            }),
+            Err(err) => {
+                // A descriptor of a damaged file is not kept.
+                self.forget(path);
+                if err.kind() == io::ErrorKind::UnexpectedEof {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!(
+                            "{} ends before {len} bytes at {position}: the segment was truncated",
+                            path.display()
+                        ),
+                    ));
+                }
+                Err(err)
             }
         }
     }
 
-    /// Forgets every mapping (e.g. after segments were deleted).
+    fn file(&mut self, path: &Path) -> io::Result<Arc<File>> {
+        let deletions = SEGMENTS_DELETED.load(Ordering::Acquire);
+        if deletions != self.deletions_seen {
+            self.clear();
+            self.deletions_seen = deletions;
+        }
+        if let Some(file) = self.files.get(path) {
+            return Ok(file.clone());
+        }
+        let file = Arc::new(File::open(path)?);
+        self.files.insert(path.to_owned(), file.clone());
+        self.order.push_back(path.to_owned());
+        while self.order.len() > OPEN_SEGMENTS_MAX {
+            if let Some(oldest) = self.order.pop_front() {
+                self.files.remove(&oldest);
+            }
+        }
+        Ok(file)
+    }
+
+    fn forget(&mut self, path: &Path) {
+        self.files.remove(path);
+        self.order.retain(|p| p != path);
+    }
+
+    /// Closes every descriptor (e.g. after segments were deleted).
     pub fn clear(&mut self) {
-        self.maps.clear();
+        self.files.clear();
         self.order.clear();
     }
 }
@@ -231,14 +175,33 @@ mod tests {
     }
 
     #[test]
+    fn a_file_truncated_after_it_was_opened_is_an_error_not_a_signal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("seg");
+        std::fs::write(&path, vec![7u8; 1 << 16]).unwrap();
+        let mut maps = SegmentMaps::default();
+        assert_eq!(maps.chunk(&path, 4096, 8).unwrap().as_slice(), [7u8; 8]);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(100)
+            .unwrap();
+        let err = maps.chunk(&path, 4096, 8).err().unwrap();
+        assert!(err.to_string().contains("truncated"), "{err}");
+        assert_eq!(maps.chunk(&path, 10, 4).unwrap().as_slice(), [7u8; 4]);
+    }
+
+    #[test]
     fn cache_stays_bounded() {
         let dir = tempfile::tempdir().unwrap();
         let mut maps = SegmentMaps::default();
-        for i in 0..(MAPPED_SEGMENTS_MAX + 3) {
+        for i in 0..(OPEN_SEGMENTS_MAX + 3) {
             let path = dir.path().join(format!("{i}"));
             std::fs::write(&path, b"x").unwrap();
             maps.chunk(&path, 0, 1).unwrap();
         }
-        assert_eq!(maps.maps.len(), MAPPED_SEGMENTS_MAX);
+        assert_eq!(maps.files.len(), OPEN_SEGMENTS_MAX);
+        assert_eq!(maps.order.len(), OPEN_SEGMENTS_MAX);
     }
 }

@@ -121,6 +121,8 @@ impl Processor {
         connection: ConnectionId,
         now: Instant,
     ) -> Outcome {
+        // Every name in a header, as the broker checks them.
+        ringmq_net::validate::request_names(request).map_err(|e| Failure::system(e.to_string()))?;
         match request.code {
             req::REGISTER_BROKER => self.register_broker(request, connection, now),
             req::UNREGISTER_BROKER => self.unregister_broker(request),
@@ -170,6 +172,13 @@ impl Processor {
         let registration = wire::registration(&header, &request.body).map_err(|e| {
             Failure::system(format!(
                 "bad REGISTER_BROKER body from {}: {e}",
+                header.broker_addr
+            ))
+        })?;
+        let names = registration.topics.iter().map(|t| t.topic_name.as_str());
+        ringmq_net::validate::topic_table(names).map_err(|e| {
+            Failure::system(format!(
+                "REGISTER_BROKER from {} refused, routes unchanged: {e}",
                 header.broker_addr
             ))
         })?;

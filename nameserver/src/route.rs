@@ -85,6 +85,11 @@ pub struct RouteTable {
     brokers: BTreeMap<String, BrokerData>,
     topics: BTreeMap<String, BTreeMap<String, QueueData>>,
     live: HashMap<String, LiveBroker>,
+    /// broker name -> topic -> the data version whose registration last
+    /// wrote that topic's queue data: a registration split in several
+    /// requests of one version (RocketMQ 5 `splitRegistration`) writes
+    /// every part, while a repeat of an applied version writes nothing.
+    written: HashMap<String, HashMap<String, DataVersion>>,
 }
 
 impl RouteTable {
@@ -139,12 +144,15 @@ impl RouteTable {
         let first_registration = previous.is_none();
         let master_addr = group.broker_addrs.get(&MASTER_ID).cloned();
 
-        if reg.broker_id == MASTER_ID
-            && (first_registration
-                || self.data_version_changed(&reg.broker_addr, &reg.data_version))
-        {
+        if reg.broker_id == MASTER_ID {
             for topic in &reg.topics {
-                self.put_queue_data(&reg.broker_name, topic);
+                if first_registration || self.is_stale(&reg.broker_name, topic, &reg.data_version) {
+                    self.put_queue_data(&reg.broker_name, topic);
+                    self.written
+                        .entry(reg.broker_name.clone())
+                        .or_default()
+                        .insert(topic.topic_name.clone(), reg.data_version);
+                }
             }
         }
         self.live.insert(
@@ -157,6 +165,20 @@ impl RouteTable {
             },
         );
         Ok(self.slave_outcome(reg.broker_id, master_addr))
+    }
+
+    /// Whether `topic`'s queue data on `broker_name` was not yet written by
+    /// a registration of `version` (or is missing altogether).
+    fn is_stale(&self, broker_name: &str, topic: &TopicConfig, version: &DataVersion) -> bool {
+        let present = self
+            .topics
+            .get(&topic.topic_name)
+            .is_some_and(|queues| queues.contains_key(broker_name));
+        let written = self
+            .written
+            .get(broker_name)
+            .and_then(|topics| topics.get(&topic.topic_name));
+        !present || written != Some(version)
     }
 
     fn slave_outcome(&self, broker_id: i64, master_addr: Option<String>) -> RegistrationOutcome {
@@ -296,6 +318,7 @@ impl RouteTable {
 
     fn remove_broker_name(&mut self, cluster: &str, broker_name: &str) {
         self.brokers.remove(broker_name);
+        self.written.remove(broker_name);
         if let Some(names) = self.clusters.get_mut(cluster) {
             names.remove(broker_name);
             if names.is_empty() {
@@ -354,6 +377,9 @@ impl RouteTable {
     /// queues on the brokers of `cluster` when one is given. Returns whether
     /// anything was removed.
     pub fn delete_topic(&mut self, topic: &str, cluster: Option<&str>) -> bool {
+        for topics in self.written.values_mut() {
+            topics.remove(topic);
+        }
         let Some(cluster) = cluster.filter(|c| !c.is_empty()) else {
             return self.topics.remove(topic).is_some();
         };
@@ -546,6 +572,45 @@ mod tests {
         assert_eq!(
             table.topic_route("T").unwrap().queue_datas[0].write_queue_nums,
             16
+        );
+    }
+
+    #[test]
+    fn a_split_registration_of_one_version_writes_every_part_once() {
+        let now = Instant::now();
+        let mut table = two_brokers(now);
+        let part =
+            |topics: Vec<TopicConfig>| registration("broker-a", "10.0.0.1:10911", 0, 7, topics);
+        table
+            .register_broker(part(vec![topic("S1", 2)]), CONN_A, now)
+            .unwrap();
+        table
+            .register_broker(part(vec![topic("S2", 3)]), CONN_A, now)
+            .unwrap();
+        assert_eq!(
+            table.topic_route("S1").unwrap().queue_datas[0].write_queue_nums,
+            2
+        );
+        assert_eq!(
+            table.topic_route("S2").unwrap().queue_datas[0].write_queue_nums,
+            3
+        );
+        // "T" was written by version 1; version 7 rewrites it in a later part.
+        table
+            .register_broker(part(vec![topic("T", 9)]), CONN_A, now)
+            .unwrap();
+        assert_eq!(
+            table.topic_route("T").unwrap().queue_datas[0].write_queue_nums,
+            9
+        );
+        // A repeat of version 7 does not undo an operator's wipe.
+        table.wipe_write_perm("broker-a");
+        table
+            .register_broker(part(vec![topic("T", 9)]), CONN_A, now)
+            .unwrap();
+        assert_eq!(
+            table.topic_route("T").unwrap().queue_datas[0].perm & PERM_WRITE,
+            0
         );
     }
 

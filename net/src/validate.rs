@@ -1,7 +1,10 @@
 //! Every name and count a client request carries, checked before the request
 //! is served: topics, consumer groups, producer groups and client ids in
-//! header fields ([`request_names`]), and the HEART_BEAT body
-//! ([`heartbeat`]). The broker and the nameserver call these once per
+//! header fields ([`request_names`]), and in bodies: HEART_BEAT
+//! ([`heartbeat`]), LOCK_BATCH_MQ / UNLOCK_BATCH_MQ ([`queue_batch`]), the
+//! subscription group of UPDATE_AND_CREATE_SUBSCRIPTIONGROUP
+//! ([`subscription_group`]) and the topic table of REGISTER_BROKER
+//! ([`topic_table`]). The broker and the nameserver call these once per
 //! request, so nothing unvalidated reaches a table, a file name or a
 //! registration.
 //!
@@ -21,6 +24,7 @@
 //! so a 9 MB name never travels back in a remark.
 
 use crate::body::heartbeat::{ConsumerData, HeartbeatData, SubscriptionData};
+use crate::body::queue::MessageQueue;
 use crate::code::request;
 use crate::command::RemotingCommand;
 use crate::topic::{
@@ -37,6 +41,11 @@ pub const SUBSCRIPTIONS_PER_GROUP_MAX: usize = 1024;
 pub const SUB_EXPRESSION_BYTES_MAX: usize = 16 * 1024;
 /// Tags one subscription may name.
 pub const TAGS_PER_SUBSCRIPTION_MAX: usize = 1024;
+/// Queues one LOCK_BATCH_MQ / UNLOCK_BATCH_MQ body may name.
+pub const QUEUE_BATCH_MAX: usize = 65_536;
+/// Topics one REGISTER_BROKER body may carry (the nameserver's own table
+/// bound is larger; a broker splits bigger tables into several requests).
+pub const REGISTERED_TOPICS_MAX: usize = 1_000_000;
 /// Characters of a refused name quoted in an error.
 pub const QUOTED_NAME_CHARS_MAX: usize = 64;
 
@@ -101,6 +110,12 @@ pub enum ValidateError {
         field: &'static str,
         quoted: String,
         character: char,
+    },
+    #[error("the body carries {count} {what}; the limit is {limit}")]
+    BodyTooMany {
+        what: &'static str,
+        count: usize,
+        limit: usize,
     },
     #[error("the heartbeat carries {count} {what}; the limit is {limit}")]
     TooMany {
@@ -209,6 +224,43 @@ fn subscription(data: &SubscriptionData) -> Result<(), ValidateError> {
     }
     let tags = data.tags_set.len().max(data.code_set.len());
     at_most("tags in one subscription", tags, TAGS_PER_SUBSCRIPTION_MAX)
+}
+
+/// Checks a LOCK_BATCH_MQ or UNLOCK_BATCH_MQ body: its consumer group,
+/// client id, the number of queues and the topic of each.
+pub fn queue_batch<'a>(
+    consumer_group: &str,
+    client_id: &str,
+    queues: impl ExactSizeIterator<Item = &'a MessageQueue>,
+) -> Result<(), ValidateError> {
+    name(NameKind::ConsumerGroup, "consumerGroup", consumer_group)?;
+    name(NameKind::ClientId, "clientId", client_id)?;
+    body_at_most("queues in mqSet", queues.len(), QUEUE_BATCH_MAX)?;
+    queues
+        .into_iter()
+        .try_for_each(|queue| name(NameKind::Topic, "mqSet.topic", &queue.topic))
+}
+
+/// Checks the `groupName` of a `SubscriptionGroupConfig` body.
+pub fn subscription_group(group_name: &str) -> Result<(), ValidateError> {
+    name(NameKind::ConsumerGroup, "groupName", group_name)
+}
+
+/// Checks the topic names (and their count) of a registered topic table.
+pub fn topic_table<'a>(
+    topics: impl ExactSizeIterator<Item = &'a str>,
+) -> Result<(), ValidateError> {
+    body_at_most("topics", topics.len(), REGISTERED_TOPICS_MAX)?;
+    topics
+        .into_iter()
+        .try_for_each(|topic| name(NameKind::Topic, "topicConfigTable.topicName", topic))
+}
+
+fn body_at_most(what: &'static str, count: usize, limit: usize) -> Result<(), ValidateError> {
+    if count > limit {
+        return Err(ValidateError::BodyTooMany { what, count, limit });
+    }
+    Ok(())
 }
 
 fn at_most(what: &'static str, count: usize, limit: usize) -> Result<(), ValidateError> {
@@ -345,6 +397,41 @@ mod tests {
             heartbeat(&data),
             Err(ValidateError::ExpressionTooLong { .. })
         ));
+    }
+
+    #[test]
+    fn queue_batch_bodies_check_group_client_and_topics() {
+        let good = [
+            MessageQueue::new("T", "b", 0),
+            MessageQueue::new("%RETRY%g", "b", 0),
+        ];
+        queue_batch("g", "127.0.0.1@1", good.iter()).unwrap();
+        let err = queue_batch("bad group", "127.0.0.1@1", good.iter()).unwrap_err();
+        assert!(err.to_string().contains("consumerGroup"), "{err}");
+        assert!(queue_batch("g", "", good.iter()).is_err());
+        let bad = [MessageQueue::new("a topic", "b", 0)];
+        let err = queue_batch("g", "c", bad.iter()).unwrap_err().to_string();
+        assert!(err.contains("mqSet.topic") && err.contains("' '"), "{err}");
+        let many: Vec<_> = (0..=QUEUE_BATCH_MAX as i32)
+            .map(|q| MessageQueue::new("T", "b", q))
+            .collect();
+        assert!(matches!(
+            queue_batch("g", "c", many.iter()),
+            Err(ValidateError::BodyTooMany {
+                limit: QUEUE_BATCH_MAX,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn group_and_topic_table_bodies_are_checked() {
+        subscription_group("g").unwrap();
+        assert!(subscription_group(&"g".repeat(121)).is_err());
+        assert!(subscription_group("").is_err());
+        topic_table(["T", "TBW102"].into_iter()).unwrap();
+        let err = topic_table(["T", "bad/topic"].into_iter()).unwrap_err();
+        assert!(err.to_string().contains("topicConfigTable"), "{err}");
     }
 
     proptest! {

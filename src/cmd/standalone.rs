@@ -88,6 +88,10 @@ pub fn broker_config(args: &Args, nameserver: SocketAddr) -> anyhow::Result<Brok
         advertised_address: args.host.to_string(),
         nameservers: vec![nameserver.to_string()],
         data_dir: args.data_dir.join("broker"),
+        // A quick start creates what clients ask for; `ringmq broker`
+        // does not unless told (RocketMQ's production advice).
+        auto_create_topic_enable: true,
+        auto_create_subscription_group: true,
         ..BrokerConfig::default()
     };
     if let Some(shards) = args.shards {
@@ -286,6 +290,14 @@ mod tests {
     fn set_is_parsed_repeatedly_in_order() {
         let args = parse(&["--set", "flush_mode=sync", "--set", "retention_hours=5"]);
         assert_eq!(args.set, ["flush_mode=sync", "retention_hours=5"]);
+    }
+
+    #[test]
+    fn standalone_auto_creates_topics_and_groups() {
+        let set = config(&[]).unwrap();
+        assert!(set.auto_create_topic_enable && set.auto_create_subscription_group);
+        let plain = BrokerConfig::default();
+        assert!(!plain.auto_create_topic_enable && !plain.auto_create_subscription_group);
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub const INLINE_WRITE_BYTES_MAX_DEFAULT: usize = 0;
 /// Interval between two background flushes of the consume queues, the key
 /// index and the checkpoint (RocketMQ `flushIntervalConsumeQueue`).
 pub const INDEX_FLUSH_INTERVAL_MS_DEFAULT: u64 = 1000;
+/// Default of `disk_max_used_space_percent` (RocketMQ's `diskMaxUsedSpaceRatio`).
+pub const DISK_MAX_USED_SPACE_PERCENT_DEFAULT: u8 = 75;
 /// Interval between two disk-usage checks by the background watcher.
 pub const DISK_CHECK_INTERVAL_MS: u64 = 1000;
 
@@ -82,6 +84,9 @@ pub struct StoreConfig {
     pub retention_hours: u64,
     /// Writes are refused while disk usage is above this percentage.
     pub disk_usage_max_percent: u8,
+    /// Past this disk usage, retention deletes the oldest full segments
+    /// whatever their age (RocketMQ `diskMaxUsedSpaceRatio`, 75).
+    pub disk_max_used_space_percent: u8,
     /// Units (20 bytes each) per consume-queue file.
     pub cq_units_per_file: u64,
     /// Commit-log writes of at most this many bytes are done with a plain
@@ -117,6 +122,7 @@ impl StoreConfig {
             flush: FlushMode::default(),
             retention_hours: 72,
             disk_usage_max_percent: 90,
+            disk_max_used_space_percent: DISK_MAX_USED_SPACE_PERCENT_DEFAULT,
             cq_units_per_file: CQ_UNITS_PER_FILE_DEFAULT,
             cq_mapped_files_max: CQ_MAPPED_FILES_MAX_DEFAULT,
             inline_write_bytes_max: INLINE_WRITE_BYTES_MAX_DEFAULT,
@@ -183,6 +189,10 @@ impl fmt::Debug for StoreConfig {
             .field("flush", &self.flush)
             .field("retention_hours", &self.retention_hours)
             .field("disk_usage_max_percent", &self.disk_usage_max_percent)
+            .field(
+                "disk_max_used_space_percent",
+                &self.disk_max_used_space_percent,
+            )
             .field("cq_units_per_file", &self.cq_units_per_file)
             .field("cq_mapped_files_max", &self.cq_mapped_files_max)
             .field("inline_write_bytes_max", &self.inline_write_bytes_max)

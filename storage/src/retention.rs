@@ -3,6 +3,14 @@
 //! with the consume-queue files and key-index data that only point into
 //! them; raises every queue's minimum offset accordingly. Also
 //! `delete_topic`.
+//!
+//! Space pressure: while the disk is fuller than
+//! `disk_max_used_space_percent` (RocketMQ's `diskMaxUsedSpaceRatio`, 75 %),
+//! the oldest full segments are deleted whatever their age, one at a time
+//! until usage is back under it, as RocketMQ cleans early. A consumer behind
+//! the deleted data then gets OFFSET_TOO_SMALL and the new minimum offset.
+//! When nothing is deletable (only the active segment is left) and usage is
+//! above `disk_usage_max_percent`, writes stay refused until space returns.
 
 use std::time::{Duration, SystemTime};
 
@@ -40,14 +48,34 @@ impl MessageStore {
             };
             let Some((base, file)) = candidate else { break };
             let modified = file.metadata().await?.modified()?;
-            if modified + retention > now {
+            let pressure = self.space_pressure();
+            if modified + retention > now && pressure.is_none() {
                 break;
             }
+            drop(file);
             self.delete_oldest_segment(base).await?;
+            if let Some(usage) = pressure {
+                tracing::warn!(
+                    base,
+                    usage,
+                    limit = self.inner.config.disk_max_used_space_percent,
+                    "disk above disk_max_used_space_percent: deleted the oldest segment early"
+                );
+            }
             report.deleted_segments.push(base);
         }
         report.log_min_offset = self.inner.log.borrow().min_offset;
         Ok(report)
+    }
+
+    /// The disk usage in percent when it is above
+    /// `disk_max_used_space_percent` (retention then deletes early).
+    pub fn space_pressure(&self) -> Option<u8> {
+        let limit = self.inner.config.disk_max_used_space_percent;
+        match self.inner.config.disk_usage_percent() {
+            Ok(usage) if usage > limit => Some(usage),
+            _ => None,
+        }
     }
 
     async fn delete_oldest_segment(&self, base: u64) -> std::io::Result<()> {

@@ -5,13 +5,18 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, SystemTime};
 
+use ringmq_storage::config::DiskUsageProbe;
 use ringmq_storage::log_record::encode_simple;
-use ringmq_storage::{FlushMode, GetStatus, MessageStore, StoreConfig};
+use ringmq_storage::{FlushMode, GetStatus, MessageStore, PutError, StoreConfig};
 
 fn config(dir: &std::path::Path) -> StoreConfig {
     let mut config = StoreConfig::new(dir);
+    // The machine's own disk usage must not decide what is deleted.
+    config.disk_usage_probe = Some(Arc::new(|_| Ok(10)));
     config.segment_bytes = 8192;
     config.cq_units_per_file = 10;
     config.key_index_entries = 64;
@@ -94,6 +99,67 @@ async fn expired_segments_are_deleted_with_their_index_data() {
     assert_eq!(reopened.max_offset("Old", 0), 100);
     let got = reopened.get_messages("Old", 0, min, 200, u32::MAX, None);
     assert_eq!(got.records.len(), 100 - first_kept);
+}
+
+/// A disk above `disk_max_used_space_percent` deletes the oldest segments
+/// early, whatever their age, until usage is under it; consumers behind
+/// them get OFFSET_TOO_SMALL and the new minimum. Above
+/// `disk_usage_max_percent` with nothing left to delete, writes are
+/// refused, and they resume when usage falls.
+#[compio::test]
+async fn a_full_disk_deletes_the_oldest_segments_first_then_refuses_then_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let usage = Arc::new(AtomicU8::new(10));
+    let probe_usage = usage.clone();
+    let probe: DiskUsageProbe = Arc::new(move |_| Ok(probe_usage.load(Ordering::SeqCst)));
+    let mut cfg = config(dir.path());
+    cfg.disk_usage_probe = Some(probe);
+    cfg.disk_max_used_space_percent = 75;
+    cfg.disk_usage_max_percent = 90;
+    let store = MessageStore::open(cfg).await.unwrap();
+    let mut puts = Vec::new();
+    for _ in 0..100 {
+        puts.push(
+            store
+                .put(encode_simple("Full", 0, &[2u8; 400], ""))
+                .await
+                .unwrap(),
+        );
+    }
+    let segment = |base: u64| dir.path().join("commitlog").join(format!("{base:020}"));
+    // Young segments, disk under the ratio: nothing goes.
+    let report = store.run_retention(SystemTime::now()).await.unwrap();
+    assert!(report.deleted_segments.is_empty());
+    assert!(segment(0).exists());
+
+    usage.store(80, Ordering::SeqCst);
+    assert_eq!(store.space_pressure(), Some(80));
+    let report = store.run_retention(SystemTime::now()).await.unwrap();
+    assert_eq!(report.deleted_segments.first(), Some(&0), "{report:?}");
+    assert!(!segment(0).exists());
+    let min = store.min_offset("Full", 0);
+    assert!(min > 0);
+    let behind = store.get_messages("Full", 0, 0, 32, u32::MAX, None);
+    assert_eq!(
+        (behind.status, behind.next_begin_offset),
+        (GetStatus::OffsetTooSmall, min)
+    );
+    // The active segment is never deleted, so pressure leaves it alone.
+    let last = puts.last().unwrap().physical_offset;
+    assert!(store.read_record(last).await.is_ok());
+
+    usage.store(95, Ordering::SeqCst);
+    assert_eq!(store.check_disk_space(), Some(95));
+    let refused = store.put(encode_simple("Full", 0, b"x", "")).await;
+    assert!(
+        matches!(refused, Err(PutError::DiskFull { usage_percent: 95 })),
+        "{refused:?}"
+    );
+    usage.store(50, Ordering::SeqCst);
+    assert_eq!(store.check_disk_space(), None);
+    let resumed = store.put(encode_simple("Full", 0, b"y", "")).await.unwrap();
+    assert_eq!(resumed.queue_offset, 100);
+    store.shutdown().await.unwrap();
 }
 
 #[compio::test]

@@ -60,7 +60,13 @@ pub struct Nameserver {
 impl Nameserver {
     /// Starts a nameserver on a free loopback port.
     pub fn start() -> HarnessResult<Self> {
-        let process = start_on_free_port("nameserver", "ringmq-ns-", Vec::new(), |port, _dir| {
+        Self::start_with_env(Vec::new())
+    }
+
+    /// Starts a nameserver with extra environment variables (its
+    /// `RINGMQ_NAMESRV_*` configuration, e.g. ACL).
+    pub fn start_with_env(envs: Vec<(String, String)>) -> HarnessResult<Self> {
+        let process = start_on_free_port("nameserver", "ringmq-ns-", envs, |port, _dir| {
             vec![
                 "nameserver".into(),
                 "--listen".into(),
@@ -138,6 +144,10 @@ pub struct BrokerOptions {
     /// Commit-log segment size (`RINGMQ_SEGMENT_BYTES`); small, because
     /// segments are preallocated and tests run many brokers at once.
     pub segment_bytes: u64,
+    /// `auto_create_topic_enable` and `auto_create_subscription_group`,
+    /// passed explicitly: `ringmq broker` has both off by default, and
+    /// most tests send to topics and pull for groups they never created.
+    pub auto_create: bool,
     /// More flags, appended as given.
     pub extra_args: Vec<String>,
 }
@@ -153,6 +163,7 @@ impl BrokerOptions {
             cluster: cluster.into(),
             flush_sync: false,
             segment_bytes: TEST_SEGMENT_BYTES,
+            auto_create: true,
             extra_args: Vec::new(),
         }
     }
@@ -279,6 +290,10 @@ fn broker_args(
         options.cluster.clone(),
         "--flush-mode".into(),
         if options.flush_sync { "sync" } else { "async" }.into(),
+        "--set".into(),
+        format!("auto_create_topic_enable={}", options.auto_create),
+        "--set".into(),
+        format!("auto_create_subscription_group={}", options.auto_create),
     ];
     args.extend(options.extra_args.iter().cloned());
     args

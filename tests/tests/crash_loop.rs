@@ -5,13 +5,18 @@
 //! its exact body (lost = 0, corrupt = 0). Duplicates (a send retried after
 //! its first attempt was stored) are reported, not refused.
 //!
-//! Two producers run in every cycle: the ringmq client (`Producer`, tokio)
-//! and the raw test connection (exact SEND_MESSAGE frames). CI runs
+//! Three producers send: the ringmq client (`Producer`, tokio) and the raw
+//! test connection (exact SEND_MESSAGE frames), restarted every cycle, and
+//! the independent `rocketmq-client-rust` 1.0.0 producer, started once and
+//! sending through every kill and restart as an application would. The
+//! summary gives acknowledged / lost / duplicated / corrupt for each. CI runs
 //! [`CYCLES_DEFAULT`] cycles; `RINGMQ_CRASH_LOOP_CYCLES=1000` (or
 //! `scripts/crash-loop.sh 1000`) runs more, `RINGMQ_CRASH_LOOP_SYNC=1` uses
 //! sync flush. The random kill moments come from a seed printed at the
 //! start (`RINGMQ_CRASH_LOOP_SEED` replays one).
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+mod common;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,6 +38,17 @@ const KILL_AFTER_MS: (u64, u64) = (50, 600);
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// Upper bound of sends per producer per cycle.
 const SENDS_PER_CYCLE_MAX: u64 = 200_000;
+
+/// Producer ids: the raw connection, the ringmq client, the independent client.
+const PRODUCERS: [(u8, &str); 3] = [
+    (0, "raw"),
+    (1, "ringmq-client"),
+    (2, "rocketmq-client-rust"),
+];
+/// Send timeout of the independent client (it retries within it).
+const INDEPENDENT_SEND_TIMEOUT_MS: u64 = 3_000;
+/// Pause of the independent client after a failed send (broker down).
+const INDEPENDENT_RETRY_PAUSE: Duration = Duration::from_millis(50);
 
 /// Who sent a message and its number: the body is derived from both.
 type Seq = (u8, u64);
@@ -121,6 +137,77 @@ fn client_sender(namesrv: String, topic: String, start: u64, stop: Arc<AtomicBoo
     });
 }
 
+/// The independent client's producer: one for the whole loop, sending
+/// until `done`, every acknowledged (SEND_OK) send recorded.
+fn independent_sender(namesrv: String, topic: String, done: Arc<AtomicBool>, acked: Acked) {
+    use rocketmq_model::common::message::message_single::Message as IndependentMessage;
+    use rocketmq_model::result::SendStatus;
+    let runtime = common::test_runtime();
+    runtime.block_on(async move {
+        let producer = match common::start_producer(&namesrv, "crash_independent_pg").await {
+            Ok(producer) => producer,
+            Err(e) => panic!(
+                "the independent producer starts: {}",
+                common::error_chain(&e)
+            ),
+        };
+        let mut seq = 0u64;
+        while !done.load(Ordering::Relaxed) {
+            let message = IndependentMessage::builder()
+                .topic(topic.as_str())
+                .body(body_of((2, seq)))
+                .raw_property("crash.producer", "2".to_string())
+                .and_then(|b| b.raw_property("crash.seq", seq.to_string()))
+                .expect("user property names are not reserved")
+                .build_unchecked();
+            match producer
+                .send_with_timeout(message, INDEPENDENT_SEND_TIMEOUT_MS)
+                .await
+            {
+                Ok(Some(result)) if result.send_status == SendStatus::SendOk => {
+                    *acked.lock().unwrap().entry((2, seq)).or_default() += 1;
+                }
+                _ => tokio::time::sleep(INDEPENDENT_RETRY_PAUSE).await,
+            }
+            seq += 1;
+        }
+        let mut producer = producer;
+        producer.shutdown().await;
+    });
+}
+
+/// Per producer: acknowledged, lost, duplicated, corrupt; printed, and the
+/// lost ones returned.
+fn summarize(
+    acked: &BTreeMap<Seq, u32>,
+    stored: &BTreeMap<Seq, u32>,
+    corrupt: &BTreeMap<u8, usize>,
+) -> Vec<Seq> {
+    let mut lost_all = Vec::new();
+    for (id, name) in PRODUCERS {
+        let mine = |seq: &&Seq| seq.0 == id;
+        let acknowledged = acked.keys().filter(mine).count();
+        let lost: Vec<Seq> = acked
+            .keys()
+            .filter(mine)
+            .filter(|seq| !stored.contains_key(seq))
+            .copied()
+            .collect();
+        let duplicated: u32 = stored
+            .iter()
+            .filter(|(seq, _)| seq.0 == id)
+            .map(|(_, n)| n.saturating_sub(1))
+            .sum();
+        println!(
+            "[crash-loop] {name}: acknowledged {acknowledged}, lost {}, duplicated {duplicated}, corrupt {}",
+            lost.len(),
+            corrupt.get(&id).copied().unwrap_or(0)
+        );
+        lost_all.extend(lost);
+    }
+    lost_all
+}
+
 #[test]
 fn every_acknowledged_message_survives_a_kill_9_loop() {
     let cycles = env_number("RINGMQ_CRASH_LOOP_CYCLES").map_or(CYCLES_DEFAULT, |n| n as usize);
@@ -143,6 +230,12 @@ fn every_acknowledged_message_survives_a_kill_9_loop() {
     let namesrv = cluster.namesrv_addr();
     let acked: Acked = Arc::default();
     let started = Instant::now();
+    let done = Arc::new(AtomicBool::new(false));
+    let independent = {
+        let (namesrv, topic, done, acked) =
+            (namesrv.clone(), topic.clone(), done.clone(), acked.clone());
+        std::thread::spawn(move || independent_sender(namesrv, topic, done, acked))
+    };
     for cycle in 0..cycles {
         let stop = Arc::new(AtomicBool::new(false));
         let start = cycle as u64 * SENDS_PER_CYCLE_MAX;
@@ -165,10 +258,15 @@ fn every_acknowledged_message_survives_a_kill_9_loop() {
             .restart()
             .unwrap_or_else(|e| panic!("cycle {cycle}: the broker restarts: {e}"));
     }
+    // The independent producer also sends to the restarted broker, then stops.
+    std::thread::sleep(Duration::from_millis(rng.between(KILL_AFTER_MS)));
+    done.store(true, Ordering::Relaxed);
+    independent.join().expect("independent sender");
     let acked = acked.lock().unwrap().clone();
     let mut conn = RawConnection::connect(&addr).expect("connect after the loop");
     let mut stored: BTreeMap<Seq, u32> = BTreeMap::new();
     let mut corrupt = 0usize;
+    let mut corrupt_by: BTreeMap<u8, usize> = BTreeMap::new();
     for queue_id in 0..i32::try_from(QUEUES).unwrap() {
         let records = conn
             .pull_queue_to_end("crash_reader", &topic, queue_id, 0, CALL_TIMEOUT)
@@ -186,24 +284,30 @@ fn every_acknowledged_message_survives_a_kill_9_loop() {
                 (Some(producer), Some(seq)) if record.body == body_of((producer, seq)) => {
                     *stored.entry((producer, seq)).or_default() += 1;
                 }
+                (Some(producer), _) => {
+                    corrupt += 1;
+                    *corrupt_by.entry(producer).or_default() += 1;
+                }
                 _ => corrupt += 1,
             }
         }
     }
-    let lost: Vec<&Seq> = acked
-        .keys()
-        .filter(|seq| !stored.contains_key(seq))
-        .collect();
+    let lost = summarize(&acked, &stored, &corrupt_by);
     let duplicated: usize = stored.values().map(|n| n.saturating_sub(1) as usize).sum();
     let unacked_stored = stored.keys().filter(|seq| !acked.contains_key(seq)).count();
     println!(
-        "[crash-loop] cycles {cycles} in {:.1} s: acknowledged {} (raw {}, client {}), lost {}, \
+        "[crash-loop] cycles {cycles} in {:.1} s: acknowledged {} (raw {}, ringmq client {}, independent {}), lost {}, \
          corrupt {corrupt}, duplicated {duplicated}, stored but unacknowledged (in flight at a kill) {unacked_stored}",
         started.elapsed().as_secs_f64(),
         acked.len(),
         acked.keys().filter(|(p, _)| *p == 0).count(),
         acked.keys().filter(|(p, _)| *p == 1).count(),
+        acked.keys().filter(|(p, _)| *p == 2).count(),
         lost.len(),
+    );
+    assert!(
+        acked.keys().any(|(p, _)| *p == 2),
+        "the independent client got acknowledgements"
     );
     assert!(!acked.is_empty(), "some sends were acknowledged");
     assert!(

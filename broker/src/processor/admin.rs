@@ -111,14 +111,13 @@ pub fn create_group(shard: &Rc<Shard>, req: &RemotingCommand) -> Reply {
         Ok(config) => config,
         Err(reply) => return reply,
     };
-    if config.group_name.trim().is_empty() {
-        return error(
-            req,
-            response::SYSTEM_ERROR,
-            "the subscription group has no groupName",
-        );
+    let checked = ringmq_net::validate::subscription_group(&config.group_name);
+    if let Some(refusal) = crate::limits::body_refusal(req, checked) {
+        return refusal;
     }
-    lock(&shard.state.groups).upsert(config);
+    if let Err(remark) = lock(&shard.state.groups).upsert(config) {
+        return error(req, response::SYSTEM_ERROR, remark);
+    }
     shard.state.signal(ControlEvent::GroupsChanged);
     Reply::command(success(req))
 }

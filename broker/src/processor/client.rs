@@ -137,6 +137,14 @@ pub fn lock_batch(shard: &Rc<Shard>, req: &RemotingCommand) -> Reply {
         Ok(body) => body,
         Err(reply) => return reply,
     };
+    let checked = ringmq_net::validate::queue_batch(
+        &body.consumer_group,
+        &body.client_id,
+        body.mq_set.iter(),
+    );
+    if let Some(refusal) = crate::limits::body_refusal(req, checked) {
+        return refusal;
+    }
     let queues: Vec<_> = body.mq_set.into_iter().collect();
     let granted = lock(&shard.state.locks).lock(
         &body.consumer_group,
@@ -160,6 +168,14 @@ pub fn unlock_batch(shard: &Rc<Shard>, req: &RemotingCommand) -> Reply {
         Ok(body) => body,
         Err(reply) => return reply,
     };
+    let checked = ringmq_net::validate::queue_batch(
+        &body.consumer_group,
+        &body.client_id,
+        body.mq_set.iter(),
+    );
+    if let Some(refusal) = crate::limits::body_refusal(req, checked) {
+        return refusal;
+    }
     let queues: Vec<_> = body.mq_set.into_iter().collect();
     lock(&shard.state.locks).unlock(&body.consumer_group, &body.client_id, &queues);
     Reply::command(success(req))

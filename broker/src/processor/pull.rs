@@ -52,14 +52,11 @@ fn admit(
         state.config.auto_create_subscription_group,
     );
     let Some(group) = group else {
-        return Err(error(
-            req,
-            response::SUBSCRIPTION_GROUP_NOT_EXIST,
-            format!(
-                "subscription group [{}] does not exist; create it first",
-                head.consumer_group
-            ),
-        ));
+        let remark = lock(&state.groups).missing_remark(
+            &head.consumer_group,
+            state.config.auto_create_subscription_group,
+        );
+        return Err(error(req, response::SUBSCRIPTION_GROUP_NOT_EXIST, remark));
     };
     if !group.consume_enable {
         return Err(error(

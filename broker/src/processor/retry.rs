@@ -32,6 +32,7 @@ use super::send::{Target, record_bytes, target};
 use super::{Reply, error, header, success};
 use crate::message;
 use crate::shard::Shard;
+use crate::state::lock;
 use crate::store::{PutJob, PutStatus};
 
 /// The first retry's delay level when the consumer asks for none (Java: `3 + reconsumeTimes`).
@@ -69,11 +70,9 @@ pub async fn send_back(shard: &Rc<Shard>, req: &RemotingCommand) -> Reply {
     let group =
         shard.find_or_create_group(&head.group, state.config.auto_create_subscription_group);
     let Some(group) = group else {
-        return error(
-            req,
-            response::SUBSCRIPTION_GROUP_NOT_EXIST,
-            format!("subscription group [{}] does not exist", head.group),
-        );
+        let remark = lock(&state.groups)
+            .missing_remark(&head.group, state.config.auto_create_subscription_group);
+        return error(req, response::SUBSCRIPTION_GROUP_NOT_EXIST, remark);
     };
     if group.retry_queue_nums <= 0 {
         return Reply::command(success(req));

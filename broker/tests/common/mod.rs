@@ -30,6 +30,9 @@ pub fn test_config(dir: &Path, shards: usize) -> BrokerConfig {
         shards,
         segment_bytes: 64 * 1024 * 1024,
         disk_usage_max_percent: 100,
+        // These send to and pull from topics and groups nobody created.
+        auto_create_topic_enable: true,
+        auto_create_subscription_group: true,
         ..BrokerConfig::default()
     }
 }
