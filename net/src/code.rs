@@ -144,7 +144,21 @@ pub mod request {
         /// The lite pull consumer's pull: same header and response as
         /// [`PULL_MESSAGE`].
         LITE_PULL_MESSAGE = 361,
+        /// ringmq-private range 30000..=30099 (no RocketMQ 4.x or 5.x code
+        /// is in it: theirs stop at 3010 and resume at 200000 for pop, and
+        /// the binary header carries the code as an i16, so the range stays
+        /// below 32767). A RocketMQ broker answers these
+        /// REQUEST_CODE_NOT_SUPPORTED. Bodies: `body::throttle`.
+        /// Adds or replaces a producer throttle rule.
+        RINGMQ_THROTTLE_SET = 30000,
+        /// Lists the throttle rules with their refusal counts.
+        RINGMQ_THROTTLE_LIST = 30001,
+        /// Removes the throttle rules matching a filter.
+        RINGMQ_THROTTLE_CLEAR = 30002,
     }
+
+    /// Request codes ringmq defines for itself (see [`RINGMQ_THROTTLE_SET`]).
+    pub const RINGMQ_PRIVATE: std::ops::RangeInclusive<i32> = 30000..=30099;
 }
 
 /// Response codes (`ResponseCode.java` extending `RemotingSysResponseCode`).
@@ -343,6 +357,18 @@ mod tests {
         assert_eq!(request::name(9999), None);
         assert_eq!(response::name(19), Some("PULL_NOT_FOUND"));
         assert_eq!(response::name(-1), None);
+    }
+
+    #[test]
+    fn private_codes_sit_in_their_range_and_fit_the_binary_header() {
+        let private: Vec<i32> = request::ALL
+            .iter()
+            .copied()
+            .filter(|c| request::RINGMQ_PRIVATE.contains(c))
+            .collect();
+        assert_eq!(private.len(), 3);
+        assert!(i16::try_from(*request::RINGMQ_PRIVATE.end()).is_ok());
+        assert_eq!(request::name(30001), Some("RINGMQ_THROTTLE_LIST"));
     }
 
     #[test]

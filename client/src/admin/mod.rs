@@ -21,6 +21,7 @@
 
 pub mod calls;
 pub mod ops;
+pub mod throttle;
 
 use std::time::Duration;
 
@@ -30,6 +31,7 @@ use ringmq_net::command::RemotingCommand;
 use crate::remoting::{RemotingClient, RemotingConfig, RemotingError};
 
 pub use ops::{BrokerRef, ConsumerProgress, QueueProgress, ResetOutcome};
+pub use throttle::{BrokerThrottle, ThrottleRule};
 
 /// Time one admin request may take by default.
 pub const ADMIN_TIMEOUT_DEFAULT: Duration = Duration::from_secs(5);

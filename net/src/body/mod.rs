@@ -43,6 +43,7 @@ pub mod ops;
 pub mod queue;
 pub mod register;
 pub mod route;
+pub mod throttle;
 
 pub use admin::*;
 pub use consumer::*;
