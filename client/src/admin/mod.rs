@@ -21,6 +21,7 @@
 
 pub mod calls;
 pub mod ops;
+pub mod remedy;
 pub mod throttle;
 
 use std::time::Duration;

@@ -62,6 +62,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             MessageVerb::Tail { topic, count } => return tail(&admin, &topic, count, json).await,
             verb => message(&admin, verb).await?,
         },
+        Noun::Dlq { verb } => super::remedy::dlq(&admin, verb).await?,
+        Noun::Backlog { verb } => super::remedy::backlog(&admin, verb).await?,
     };
     report.print(json);
     admin.shutdown();

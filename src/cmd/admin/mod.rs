@@ -6,6 +6,7 @@
 //! and exits non-zero; names are checked before anything is changed.
 
 mod commands;
+mod remedy;
 mod render;
 
 use anyhow::Context;
@@ -71,6 +72,16 @@ pub enum Noun {
     Message {
         #[command(subcommand)]
         verb: MessageVerb,
+    },
+    /// A group's dead letters: list, resend to their topic.
+    Dlq {
+        #[command(subcommand)]
+        verb: remedy::DlqVerb,
+    },
+    /// A group's backlog: move it to a temporary topic.
+    Backlog {
+        #[command(subcommand)]
+        verb: remedy::BacklogVerb,
     },
 }
 
