@@ -35,6 +35,8 @@ enum Command {
     Produce(cmd::produce::Args),
     /// Read messages from the shell.
     Consume(cmd::consume::Args),
+    /// Web dashboard for a cluster (standalone serves one too).
+    Dashboard(cmd::dashboard::Args),
 }
 
 impl Command {
@@ -62,6 +64,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => cmd::bench::run(args),
         Command::Produce(args) => cmd::produce::run(args),
         Command::Consume(args) => cmd::consume::run(args),
+        Command::Dashboard(args) => cmd::dashboard::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod broker;
 pub mod consume;
 pub mod credentials;
+pub mod dashboard;
 pub mod nameserver;
 pub mod produce;
 pub mod standalone;

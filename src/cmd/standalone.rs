@@ -62,6 +62,9 @@ pub struct Args {
     /// the default is taken, standalone runs without it and says so.
     #[arg(long, default_value = STANDALONE_METRICS_ADDRESS)]
     pub metrics_address: String,
+    /// The web dashboard (`--dashboard-listen`, `--no-dashboard`, `--auth`).
+    #[command(flatten)]
+    pub dashboard: super::dashboard::StandaloneArgs,
 }
 
 /// The default `/metrics` address of `ringmq standalone`.
@@ -241,6 +244,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(Err(err)) => println!("  metrics:    not served ({err})"),
         None => {}
     }
+    let dashboard = args.dashboard.start(namesrv_addr);
+    match &dashboard {
+        Some(Ok(server)) => println!("  dashboard:  http://{}/", server.local_addr()),
+        Some(Err(err)) => println!("  dashboard:  not served ({err:#})"),
+        None => {}
+    }
     println!("Press Ctrl-C to stop.");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -249,6 +258,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     runtime.block_on(wait_for_stop_signal());
     println!("stopping: flushing the broker and unregistering it");
     drop(metrics);
+    drop(dashboard);
     cluster.stop()?;
     println!("stopped");
     Ok(())

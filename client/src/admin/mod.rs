@@ -98,6 +98,21 @@ impl Admin {
         }
     }
 
+    /// An admin client for `namesrv` whose every request is signed with an
+    /// ACL account (RocketMQ plain ACL, [`crate::acl`]).
+    pub fn with_credentials(namesrv: &str, access_key: &str, secret_key: &str) -> Admin {
+        let hook = crate::acl::AclClientRpcHook::new(access_key, secret_key).into_hook();
+        let config = RemotingConfig {
+            rpc_hook: Some(hook),
+            ..RemotingConfig::default()
+        };
+        let (remoting, _inbound) = RemotingClient::new(config);
+        Admin {
+            remoting,
+            ..Admin::new(namesrv)
+        }
+    }
+
     /// The same client with another per-request timeout.
     pub fn with_timeout(mut self, timeout: Duration) -> Admin {
         self.timeout = timeout;

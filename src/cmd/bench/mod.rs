@@ -252,6 +252,7 @@ fn start_embedded() -> anyhow::Result<(EmbeddedCluster, tempfile::TempDir)> {
         segment_bytes: Some(EMBEDDED_SEGMENT_BYTES),
         set: Vec::new(),
         metrics_address: String::new(),
+        dashboard: super::dashboard::StandaloneArgs::off(),
     };
     let cluster = EmbeddedCluster::start(&args).context("cannot start the embedded cluster")?;
     eprintln!(
