@@ -17,6 +17,13 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log level or filter (error, warn, info, debug, trace, or e.g.
+    /// `info,ringmq_broker=debug`); `RUST_LOG`, when set, wins.
+    #[arg(long, global = true, env = "RINGMQ_LOG_LEVEL")]
+    log_level: Option<String>,
+    /// Log line format: text or json (one object per line).
+    #[arg(long, global = true, env = "RINGMQ_LOG_FORMAT", value_enum, default_value_t = cmd::LogFormat::Text)]
+    log_format: cmd::LogFormat,
 }
 
 #[derive(Subcommand)]
@@ -55,7 +62,14 @@ impl Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    cmd::init_tracing(cli.command.default_log_level());
+    if let Err(err) = cmd::init_tracing(
+        cli.command.default_log_level(),
+        cli.log_level.as_deref(),
+        cli.log_format,
+    ) {
+        eprintln!("ringmq: {err:#}");
+        return ExitCode::from(2);
+    }
     let outcome = match cli.command {
         Command::Standalone(args) => cmd::standalone::run(args),
         Command::Nameserver(args) => cmd::nameserver::run(args),
@@ -83,6 +97,22 @@ mod tests {
     fn level(argv: &[&str]) -> &'static str {
         let cli = Cli::try_parse_from(std::iter::once("ringmq").chain(argv.iter().copied()));
         cli.unwrap().command.default_log_level()
+    }
+
+    #[test]
+    fn log_flags_are_global_and_checked() {
+        let cli = Cli::try_parse_from([
+            "ringmq",
+            "broker",
+            "--log-format",
+            "json",
+            "--log-level",
+            "debug",
+        ])
+        .unwrap();
+        assert_eq!(cli.log_format, cmd::LogFormat::Json);
+        assert_eq!(cli.log_level.as_deref(), Some("debug"));
+        assert!(Cli::try_parse_from(["ringmq", "broker", "--log-format", "xml"]).is_err());
     }
 
     #[test]

@@ -11,15 +11,43 @@ pub mod produce;
 pub mod standalone;
 pub mod time_arg;
 
-/// Logs go to stderr; `RUST_LOG` filters them, else `default_level`
-/// (`"info"`, or `"warn"` for a command whose output logs would garble).
-pub fn init_tracing(default_level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
-    let _ = tracing_subscriber::fmt()
+/// How log lines are written (`--log-format`, `RINGMQ_LOG_FORMAT`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line (timestamp, level, target, fields).
+    Json,
+}
+
+/// Logs go to stderr. The filter is `RUST_LOG` when set, else `level`
+/// (`--log-level` / `RINGMQ_LOG_LEVEL`), else `default_level` (`"info"`,
+/// or `"warn"` for a command whose output logs would garble). A level that
+/// is not a valid filter is an error naming it.
+pub fn init_tracing(
+    default_level: &str,
+    level: Option<&str>,
+    format: LogFormat,
+) -> anyhow::Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let filter = match EnvFilter::try_from_default_env() {
+        Ok(filter) => filter,
+        Err(_) => {
+            let wanted = level.unwrap_or(default_level);
+            EnvFilter::try_new(wanted).map_err(|err| {
+                anyhow::anyhow!("--log-level {wanted:?} is not a log filter: {err}")
+            })?
+        }
+    };
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+    Ok(())
 }
 
 /// Parses a subcommand's flags alone, as `ringmq NAME ARGV...` would (tests).
