@@ -256,7 +256,7 @@ impl PushShared {
     /// the others are put back in place with their count raised, and the
     /// queue pauses.
     async fn suspend(&self, mq: &MessageQueue, pq: &ProcessQueue, msgs: Vec<MessageExt>) {
-        let max = self.config.max_reconsume_times;
+        let max = self.config.max_reconsume(true);
         let mut again = Vec::new();
         let mut done = Vec::new();
         for mut msg in msgs {
@@ -280,7 +280,7 @@ impl PushShared {
     /// dead-letters for its count. Returns whether either was stored.
     async fn dead_letter(&self, msg: &MessageExt) -> bool {
         let group = &self.config.group;
-        let max = self.config.max_reconsume_times;
+        let max = self.config.max_reconsume(true);
         match broker::send_back(&self.instance, group, msg, max, DELAY_LEVEL_DLQ).await {
             Ok(()) => {
                 tracing::warn!(msg_id = %msg.msg_id, reconsume_times = msg.reconsume_times, "orderly consumption gave up; message sent to the DLQ");
