@@ -136,6 +136,9 @@ pub struct BrokerConfig {
     pub offset_persist_period_ms: u64,
     /// Client channels silent this long are dropped (`channelMaxIdleTimeSeconds`).
     pub client_idle_expiry_ms: u64,
+    /// How long an orderly consumer's queue lock lasts unrenewed
+    /// (`rocketmq.broker.rebalance.lockMaxLiveTime`, 60 s).
+    pub rebalance_lock_max_live_time_ms: i64,
     /// Tell a group's consumers when its membership changes.
     pub notify_consumer_ids_changed_enable: bool,
     /// Delay of each delay level, level 1 first (`messageDelayLevel`):
@@ -203,6 +206,7 @@ impl Default for BrokerConfig {
             register_period_ms: 30_000,
             offset_persist_period_ms: 5_000,
             client_idle_expiry_ms: 120_000,
+            rebalance_lock_max_live_time_ms: crate::locks::LOCK_EXPIRY_MS,
             notify_consumer_ids_changed_enable: true,
             message_delay_level: crate::schedule::DELAY_LEVELS_DEFAULT.to_owned(),
             timer_max_delay_sec: crate::schedule::TIMER_MAX_DELAY_SEC_DEFAULT,
@@ -416,6 +420,18 @@ impl BrokerConfig {
         if !(1000..=600_000).contains(&self.register_period_ms) {
             return invalid("register_period_ms", "must be within 1000..=600000".into());
         }
+        if !(crate::locks::LOCK_EXPIRY_MS_MIN..=crate::locks::LOCK_EXPIRY_MS_MAX)
+            .contains(&self.rebalance_lock_max_live_time_ms)
+        {
+            return invalid(
+                "rebalance_lock_max_live_time_ms",
+                format!(
+                    "must be within {}..={}",
+                    crate::locks::LOCK_EXPIRY_MS_MIN,
+                    crate::locks::LOCK_EXPIRY_MS_MAX
+                ),
+            );
+        }
         if self.offset_persist_period_ms == 0 || self.client_idle_expiry_ms == 0 {
             return invalid("offset_persist_period_ms", "periods must be above 0".into());
         }
@@ -524,6 +540,7 @@ const ENV_KEYS: &[&str] = &[
     "register_period_ms",
     "offset_persist_period_ms",
     "client_idle_expiry_ms",
+    "rebalance_lock_max_live_time_ms",
     "notify_consumer_ids_changed_enable",
     "message_delay_level",
     "timer_max_delay_sec",
@@ -597,6 +614,9 @@ fn key_doc(key: &str) -> Option<&'static str> {
         "register_period_ms" => "Nameserver registration period.",
         "offset_persist_period_ms" => "consumerOffset.json persistence period.",
         "client_idle_expiry_ms" => "Client channels silent this long are dropped.",
+        "rebalance_lock_max_live_time_ms" => {
+            "An orderly consumer's queue lock lasts this long unrenewed (lockMaxLiveTime)."
+        }
         "notify_consumer_ids_changed_enable" => "Tell consumers when their group changes.",
         "message_delay_level" => {
             "Delay of each delay level (messageDelayLevel), e.g. \"1s 5s 2m 1h\"."

@@ -151,6 +151,7 @@ pub fn lock_batch(shard: &Rc<Shard>, req: &RemotingCommand) -> Reply {
         &body.client_id,
         &queues,
         crate::clock::now_ms(),
+        shard.state.config.rebalance_lock_max_live_time_ms,
     );
     let answer = LockBatchResponseBody {
         lock_ok_mq_set: granted.into_iter().collect(),

@@ -82,8 +82,12 @@ pub const QUEUE_CACHED_MESSAGES_MAX: usize = 1_000;
 pub const QUEUE_CACHED_BYTES_MAX: usize = 100 * 1024 * 1024;
 /// Flow control: offset span buffered per queue (`consumeConcurrentlyMaxSpan`).
 pub const QUEUE_SPAN_MAX: i64 = 2_000;
-/// Retries before the broker moves a message to the DLQ.
+/// Retries before the broker moves a message to the DLQ, for a concurrent
+/// consumer that set none (Java: `maxReconsumeTimes = -1` means 16).
 pub const MAX_RECONSUME_TIMES_DEFAULT: i32 = 16;
+/// `max_reconsume_times` unset (Java's -1): 16 for a concurrent consumer,
+/// unlimited (`i32::MAX`, Java's `Integer.MAX_VALUE`) for an orderly one.
+pub const MAX_RECONSUME_TIMES_UNSET: i32 = -1;
 /// Rebalance interval.
 pub const REBALANCE_INTERVAL_DEFAULT: Duration = Duration::from_secs(20);
 /// Offset commit interval.
@@ -207,7 +211,8 @@ impl PushConsumerBuilder {
         self
     }
 
-    /// Retries before the broker dead-letters a message (default 16).
+    /// Retries before a message is dead-lettered (default: 16 for a
+    /// concurrent listener, unlimited for an orderly one, as in Java).
     pub fn max_reconsume_times(mut self, n: i32) -> Self {
         self.config.max_reconsume_times = n;
         self
@@ -388,7 +393,7 @@ impl PushConsumer {
                 pull_suspend: PULL_SUSPEND_DEFAULT,
                 consume_concurrency: CONSUME_CONCURRENCY_DEFAULT,
                 consume_batch_size: CONSUME_BATCH_SIZE_DEFAULT,
-                max_reconsume_times: MAX_RECONSUME_TIMES_DEFAULT,
+                max_reconsume_times: MAX_RECONSUME_TIMES_UNSET,
                 rebalance_interval: REBALANCE_INTERVAL_DEFAULT,
                 persist_interval: PERSIST_INTERVAL_DEFAULT,
                 offset_dir: LocalOffsetFile::default_dir(),
@@ -463,6 +468,18 @@ impl PushConsumer {
         shared.unlock_all().await;
         shared.stop_retry_producer().await;
         shared.instance.shutdown().await;
+    }
+}
+
+impl PushConfig {
+    /// The reconsume limit in force: as set, else Java's default for the
+    /// listener kind (see [`MAX_RECONSUME_TIMES_UNSET`]).
+    pub(crate) fn max_reconsume(&self, orderly: bool) -> i32 {
+        match (self.max_reconsume_times, orderly) {
+            (MAX_RECONSUME_TIMES_UNSET, false) => MAX_RECONSUME_TIMES_DEFAULT,
+            (MAX_RECONSUME_TIMES_UNSET, true) => i32::MAX,
+            (n, _) => n,
+        }
     }
 }
 
@@ -683,5 +700,20 @@ impl InboundConsumer for Inbound {
                 i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
             encode_json(&result).unwrap_or_default()
         })
+    }
+}
+
+#[cfg(test)]
+mod reconsume_limit_tests {
+    use super::*;
+
+    #[test]
+    fn unset_limit_is_16_concurrently_and_unlimited_orderly_as_in_java() {
+        let builder = PushConsumer::builder("g");
+        assert_eq!(builder.config.max_reconsume(false), 16);
+        assert_eq!(builder.config.max_reconsume(true), i32::MAX);
+        let set = PushConsumer::builder("g").max_reconsume_times(3);
+        assert_eq!(set.config.max_reconsume(false), 3);
+        assert_eq!(set.config.max_reconsume(true), 3);
     }
 }

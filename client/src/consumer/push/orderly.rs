@@ -149,6 +149,10 @@ impl PushShared {
             }
             tokio::time::sleep(RELEASE_WAIT_STEP).await;
         }
+        // Serialized with the timer's commits, as a release is: a timer
+        // round that read an offset before the last message was settled
+        // must not land after this commit and unlock.
+        let _gate = self.commit_gate.lock().await;
         let held: Vec<MessageQueue> = self
             .queues
             .lock()
@@ -218,7 +222,12 @@ impl PushShared {
             if msgs.is_empty() {
                 return;
             }
-            let status = {
+            let pause = {
+                // The permit is held until the outcome is settled in the
+                // offset table: shutdown waits for every permit and then
+                // commits, so a permit returned before the settle let it
+                // commit the offset before the last batch, and the next owner
+                // consumed that batch again.
                 let Ok(_permit) = self.workers.clone().acquire_owned().await else {
                     return;
                 };
@@ -226,15 +235,18 @@ impl PushShared {
                     return;
                 }
                 let context = ConsumeOrderlyContext { queue: mq.clone() };
-                listener.consume_message(msgs.clone(), context).await
+                match listener.consume_message(msgs.clone(), context).await {
+                    ConsumeOrderlyStatus::Success => {
+                        self.settle_orderly(&mq, &pq, msgs.iter().map(|m| m.queue_offset));
+                        false
+                    }
+                    ConsumeOrderlyStatus::SuspendCurrentQueueAMoment => {
+                        self.requeue(&mq, &pq, msgs).await
+                    }
+                }
             };
-            match status {
-                ConsumeOrderlyStatus::Success => {
-                    self.settle_orderly(&mq, &pq, msgs.iter().map(|m| m.queue_offset));
-                }
-                ConsumeOrderlyStatus::SuspendCurrentQueueAMoment => {
-                    self.suspend(&mq, &pq, msgs).await;
-                }
+            if pause {
+                self.pause(&pq, self.config.suspend_time).await;
             }
         }
     }
@@ -254,9 +266,10 @@ impl PushShared {
 
     /// A suspended batch: messages at the reconsume limit go to the DLQ;
     /// the others are put back in place with their count raised, and the
-    /// queue pauses.
-    async fn suspend(&self, mq: &MessageQueue, pq: &ProcessQueue, msgs: Vec<MessageExt>) {
-        let max = self.config.max_reconsume_times;
+    /// queue pauses (by the caller, once its worker permit is returned).
+    /// Returns whether the queue must pause (some messages are put back).
+    async fn requeue(&self, mq: &MessageQueue, pq: &ProcessQueue, msgs: Vec<MessageExt>) -> bool {
+        let max = self.config.max_reconsume(true);
         let mut again = Vec::new();
         let mut done = Vec::new();
         for mut msg in msgs {
@@ -269,10 +282,10 @@ impl PushShared {
         }
         self.settle_orderly(mq, pq, done.into_iter());
         if again.is_empty() {
-            return;
+            return false;
         }
         pq.orderly.put(again);
-        self.pause(pq, self.config.suspend_time).await;
+        true
     }
 
     /// Sends `msg` to the group's DLQ: CONSUMER_SEND_MSG_BACK with delay
@@ -280,7 +293,7 @@ impl PushShared {
     /// dead-letters for its count. Returns whether either was stored.
     async fn dead_letter(&self, msg: &MessageExt) -> bool {
         let group = &self.config.group;
-        let max = self.config.max_reconsume_times;
+        let max = self.config.max_reconsume(true);
         match broker::send_back(&self.instance, group, msg, max, DELAY_LEVEL_DLQ).await {
             Ok(()) => {
                 tracing::warn!(msg_id = %msg.msg_id, reconsume_times = msg.reconsume_times, "orderly consumption gave up; message sent to the DLQ");

@@ -210,7 +210,7 @@ impl PushShared {
                 &self.instance,
                 &self.config.group,
                 &msg,
-                self.config.max_reconsume_times,
+                self.config.max_reconsume(false),
                 broker::DELAY_LEVEL_BROKER,
             )
             .await;

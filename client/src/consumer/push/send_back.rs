@@ -87,7 +87,7 @@ impl PushShared {
         let Some(producer) = self.retry_producer() else {
             return false;
         };
-        let max = self.config.max_reconsume_times;
+        let max = self.config.max_reconsume(self.is_orderly());
         let copy = retry_copy(msg, &self.config.group, reconsume_times, max);
         match producer.send(copy).await {
             Ok(sent) => {
