@@ -316,7 +316,7 @@ start_standalone() { # NAME [--shards N]
   local ns_port b_port
   ns_port=$(free_port); b_port=$(free_port)
   mkdir -p "$WORK/$name"
-  "$RINGMQ" standalone --data-dir "$WORK/$name/data" --host 127.0.0.1 \
+  "$RINGMQ" standalone --data-dir "$WORK/$name/data" --host 127.0.0.1 --no-dashboard \
     --namesrv-port "$ns_port" --broker-port "$b_port" "$@" > "$WORK/$name/log" 2>&1 &
   RINGMQ_PID=$!
   PIDS+=("$RINGMQ_PID")

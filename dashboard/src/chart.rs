@@ -89,7 +89,7 @@ fn draw(
         .configure_mesh()
         .x_desc("minutes ago")
         .y_desc(y_desc)
-        .x_label_formatter(&|x| format!("{:.0}", (-x).max(0.0)))
+        .x_label_formatter(&|x| format!("{:.0}", (-x).max(0.0) + 0.0))
         .label_style(("sans-serif", 12))
         .y_label_formatter(&|y| compact(*y))
         .light_line_style(RGBColor(235, 235, 235))

@@ -242,3 +242,78 @@ impl Drop for DashboardThread {
         let _ = self.stop_and_join();
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use base64::Engine;
+    use tower::ServiceExt;
+
+    fn app(auth: Option<&str>) -> Router {
+        // No cluster is needed for the assets; nothing listens on port 1.
+        let state = AppState::new(
+            Admin::new("127.0.0.1:1"),
+            None,
+            HistoryConfig::default(),
+            REFRESH_DEFAULT,
+        );
+        router(state, auth.map(|a| a.parse().unwrap()))
+    }
+
+    async fn status(app: Router, authorization: Option<&str>) -> (StatusCode, Option<String>) {
+        let mut request = Request::get("/static/style.css");
+        if let Some(value) = authorization {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(value);
+            request = request.header(header::AUTHORIZATION, format!("Basic {encoded}"));
+        }
+        let response = app
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let challenge = response
+            .headers()
+            .get(header::WWW_AUTHENTICATE)
+            .map(|v| v.to_str().unwrap().to_owned());
+        (response.status(), challenge)
+    }
+
+    #[tokio::test]
+    async fn basic_auth_guards_every_route_when_configured() {
+        let (open, _) = status(app(None), None).await;
+        assert_eq!(open, StatusCode::OK);
+        let (missing, challenge) = status(app(Some("ops:pw")), None).await;
+        assert_eq!(missing, StatusCode::UNAUTHORIZED);
+        assert!(challenge.unwrap().starts_with("Basic realm="));
+        let (wrong, _) = status(app(Some("ops:pw")), Some("ops:nope")).await;
+        assert_eq!(wrong, StatusCode::UNAUTHORIZED);
+        let (right, _) = status(app(Some("ops:pw")), Some("ops:pw")).await;
+        assert_eq!(right, StatusCode::OK);
+    }
+
+    #[test]
+    fn a_dashboard_beyond_loopback_without_auth_does_not_start() {
+        let config = DashboardConfig::new("0.0.0.0:0".parse().unwrap(), "127.0.0.1:1");
+        let err = DashboardThread::start(config).unwrap_err();
+        assert!(
+            matches!(err, ServeError::Auth(AuthError::OpenToTheNetwork(_))),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_dashboard_thread_serves_and_stops() {
+        let config = DashboardConfig::new("127.0.0.1:0".parse().unwrap(), "127.0.0.1:1");
+        let thread = DashboardThread::start(config).unwrap();
+        let addr = thread.local_addr();
+        assert_ne!(addr.port(), 0);
+        std::net::TcpStream::connect(addr).unwrap();
+        thread.stop().unwrap();
+        assert!(
+            std::net::TcpStream::connect(addr).is_err(),
+            "closed after stop"
+        );
+    }
+}

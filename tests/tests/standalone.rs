@@ -55,6 +55,8 @@ fn a_first_standalone_start_is_light_and_takes_broker_settings() {
         "2",
         "--set",
         "flush_mode=sync",
+        // Tests run in parallel: no dashboard on the shared default port.
+        "--no-dashboard",
     ]
     .map(String::from)
     .to_vec();

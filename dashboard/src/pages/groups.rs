@@ -280,3 +280,37 @@ pub async fn reset(
         ),
     ))
 }
+
+/// The backlog-move form.
+#[derive(Debug, Deserialize)]
+pub struct MoveForm {
+    /// The topic whose backlog moves.
+    pub topic: String,
+    /// The temporary topic.
+    pub to: String,
+}
+
+/// POST `/groups/{group}/move`: the group's unconsumed messages on the
+/// topic are copied to the temporary topic and the group moves past them.
+pub async fn backlog_move(
+    State(state): State<AppState>,
+    Path(group): Path<String>,
+    Form(form): Form<MoveForm>,
+) -> Result<Response, ActionError> {
+    let report = state
+        .admin()
+        .backlog_move(&group, form.topic.trim(), form.to.trim())
+        .await?;
+    let state_text = if report.complete {
+        format!("complete, offsets moved ({})", report.applied_by)
+    } else {
+        "incomplete: offsets not moved, run it again".to_owned()
+    };
+    Ok(layout::done(
+        &format!("/groups/{}", encode(&group)),
+        &format!(
+            "backlog of {group} on {} moved to {}: {} copied, {} already copied; {state_text}",
+            report.topic, report.to, report.copied, report.already_copied
+        ),
+    ))
+}

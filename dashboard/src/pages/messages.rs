@@ -32,6 +32,20 @@ const RANGE_PULL_PER_QUEUE: i32 = 32;
 pub const BODY_SHOWN_MAX: usize = 256 * 1024;
 /// Body characters a result row previews.
 const PREVIEW_CHARS: usize = 80;
+/// Retry and delay bookkeeping a resent copy does not carry over (the
+/// unique key and user properties are kept).
+const RESEND_DROPPED: &[&str] = &[
+    "RETRY_TOPIC",
+    "REAL_TOPIC",
+    "REAL_QID",
+    "DELAY",
+    "WAIT",
+    "RECONSUME_TIME",
+    "MAX_RECONSUME_TIMES",
+    "CONSUME_START_TIME",
+    "MIN_OFFSET",
+    "MAX_OFFSET",
+];
 /// The property naming a retried message's original topic.
 const PROPERTY_RETRY_TOPIC: &str = "RETRY_TOPIC";
 
@@ -431,7 +445,11 @@ pub async fn resend(
         .first()
         .ok_or_else(|| ActionError::Invalid(format!("no message {id}")))?;
     let mut copy = Message::new(target.as_str(), m.body.clone());
-    for (k, v) in m.properties.iter() {
+    for (k, v) in m
+        .properties
+        .iter()
+        .filter(|(k, _)| !RESEND_DROPPED.contains(k))
+    {
         copy = copy.with_property(k, v);
     }
     copy = copy.with_property(PROPERTY_RETRY_TOPIC, m.topic.as_str());
