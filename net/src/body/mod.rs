@@ -43,6 +43,7 @@ pub mod ops;
 pub mod queue;
 pub mod register;
 pub mod route;
+pub mod stats;
 pub mod throttle;
 
 pub use admin::*;
@@ -52,6 +53,7 @@ pub use ops::*;
 pub use queue::*;
 pub use register::*;
 pub use route::*;
+pub use stats::*;
 
 /// Why a body could not be decoded or encoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -33,6 +33,7 @@ pub mod ops;
 pub mod pull;
 pub mod query;
 pub mod send;
+pub mod stats;
 pub mod transaction;
 
 pub use admin::*;
@@ -44,6 +45,7 @@ pub use ops::*;
 pub use pull::*;
 pub use query::*;
 pub use send::*;
+pub use stats::*;
 pub use transaction::*;
 
 /// A command's `extFields`: header field name -> stringified value, each
