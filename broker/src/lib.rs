@@ -35,6 +35,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::indexing_slicing))]
 
 pub mod acl;
+pub mod broker_stats;
 pub mod clients;
 mod clock;
 pub mod config;

@@ -144,6 +144,16 @@ impl ShardTally {
     }
 }
 
+/// Topic -> `[messages, bytes]` stored ([`BrokerMetrics::tallies`]).
+pub type TopicTotals = HashMap<String, [u64; 2]>;
+/// (group, topic) -> `[messages, bytes]` delivered.
+pub type PairTotals = HashMap<(String, String), [u64; 2]>;
+
+fn add_into(slot: &mut [u64; 2], n: [u64; 2]) {
+    slot[0] = slot[0].saturating_add(n[0]);
+    slot[1] = slot[1].saturating_add(n[1]);
+}
+
 /// Raises `counter` to `total` (tallies only grow, so this is their delta).
 fn raise_to(counter: &Counter, total: u64) {
     let now = counter.get();
@@ -413,6 +423,45 @@ impl BrokerMetrics {
         if let Some((tally, _, _)) = self.shards.get(shard) {
             tally.message_out(group, topic, count, bytes);
         }
+    }
+
+    /// Every shard's tallies summed, unlabelled: per topic and per (group,
+    /// topic) `[messages, bytes]` (for [`crate::broker_stats`]).
+    pub fn tallies(&self) -> (TopicTotals, PairTotals) {
+        let mut topics = TopicTotals::new();
+        let mut pairs = PairTotals::new();
+        for (tally, _, _) in &self.shards {
+            let tally = lock(&tally.inner);
+            for (topic, n) in &tally.topics_in {
+                add_into(topics.entry(topic.clone()).or_default(), *n);
+            }
+            for (pair, n) in &tally.pairs_out {
+                add_into(pairs.entry(pair.clone()).or_default(), *n);
+            }
+        }
+        (topics, pairs)
+    }
+
+    /// One topic's `[messages, bytes]` stored, if it was ever counted.
+    pub fn topic_total(&self, topic: &str) -> Option<[u64; 2]> {
+        let mut total = None;
+        for (tally, _, _) in &self.shards {
+            if let Some(n) = lock(&tally.inner).topics_in.get(topic) {
+                add_into(total.get_or_insert([0, 0]), *n);
+            }
+        }
+        total
+    }
+
+    /// One (group, topic)'s `[messages, bytes]` delivered, if ever counted.
+    pub fn pair_total(&self, pair: &(String, String)) -> Option<[u64; 2]> {
+        let mut total = None;
+        for (tally, _, _) in &self.shards {
+            if let Some(n) = lock(&tally.inner).pairs_out.get(pair) {
+                add_into(total.get_or_insert([0, 0]), *n);
+            }
+        }
+        total
     }
 
     /// Folds every shard's tally into the message and byte counters.

@@ -74,6 +74,8 @@ pub struct BrokerState {
     pub flow: crate::flow::FlowLimits,
     /// Put/get TPS samples (`crate::tps`).
     pub tps: crate::tps::TpsSampler,
+    /// Minute/hour/day windows for VIEW_BROKER_STATS_DATA (`crate::broker_stats`).
+    pub stats_windows: crate::broker_stats::StatsWindows,
     /// Pull-holding keys changeable live (`crate::live_config`).
     pub polling: crate::live_config::LivePolling,
     /// Which shards' stores take writes (`crate::disk`).
@@ -167,6 +169,7 @@ impl BrokerState {
             throttles: crate::throttle::Throttles::new(crate::throttle::path(&config_dir)),
             flow,
             tps: crate::tps::TpsSampler::default(),
+            stats_windows: crate::broker_stats::StatsWindows::new(crate::clock::now_ms()),
             polling,
             store_health: crate::disk::StoreHealth::new(shard_count),
         }

@@ -98,6 +98,7 @@ pub fn spawn(state: &Arc<BrokerState>) -> std::io::Result<std::thread::JoinHandl
                     state.counters.messages_put.load(Ordering::Relaxed),
                     state.counters.messages_got.load(Ordering::Relaxed),
                 );
+                crate::broker_stats::sample(&state, crate::clock::now_ms());
                 drop(state);
                 std::thread::sleep(SAMPLE_PERIOD);
             }

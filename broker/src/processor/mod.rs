@@ -7,6 +7,7 @@
 //! forwards them to the owning shard when needed.
 
 mod admin;
+mod broker_stats;
 mod client;
 mod offset;
 mod pull;
@@ -85,6 +86,8 @@ pub async fn process(
         request::GET_BROKER_RUNTIME_INFO => admin::runtime_info(shard, &req).await,
         request::GET_TOPIC_STATS_INFO => stats::topic_stats(shard, &req).await,
         request::GET_CONSUME_STATS => stats::consume_stats(shard, &req).await,
+        request::VIEW_BROKER_STATS_DATA => broker_stats::view_stats_data(shard, &req),
+        request::GET_BROKER_CONSUME_STATS => broker_stats::broker_consume_stats(shard, &req).await,
         request::GET_CONSUMER_CONNECTION_LIST => stats::consumer_connections(shard, &req),
         request::GET_PRODUCER_CONNECTION_LIST => stats::producer_connections(shard, &req),
         request::QUERY_TOPIC_CONSUME_BY_WHO => stats::consume_by_who(shard, &req),

@@ -117,14 +117,25 @@ pub async fn consume_stats(shard: &Rc<Shard>, req: &RemotingCommand) -> Reply {
         let Some(topic) = shard.topic(topic_name) else {
             continue;
         };
-        for queue_id in 0..topic.read_queue_nums {
-            let wrapper = queue_offsets(shard, &group, topic_name, queue_id).await;
-            stats
-                .offset_table
-                .insert(message_queue(shard, topic_name, queue_id), wrapper);
-        }
+        add_topic_offsets(shard, &group, &topic, &mut stats).await;
     }
     json_reply(req, &stats)
+}
+
+/// Adds each read queue of `topic` with `group`'s offsets to `stats`
+/// (shared by GET_CONSUME_STATS and GET_BROKER_CONSUME_STATS).
+pub(super) async fn add_topic_offsets(
+    shard: &Rc<Shard>,
+    group: &str,
+    topic: &crate::topics::TopicConfig,
+    stats: &mut ConsumeStats,
+) {
+    for queue_id in 0..topic.read_queue_nums {
+        let wrapper = queue_offsets(shard, group, &topic.topic_name, queue_id).await;
+        stats
+            .offset_table
+            .insert(message_queue(shard, &topic.topic_name, queue_id), wrapper);
+    }
 }
 
 async fn queue_offsets(
