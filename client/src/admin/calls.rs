@@ -241,6 +241,42 @@ impl Admin {
         decode("consume stats", addr, &reply)
     }
 
+    /// VIEW_BROKER_STATS_DATA (315): the last minute, hour and day of the
+    /// statistic `name` (e.g. `TOPIC_PUT_NUMS`) for `key` (a topic,
+    /// `topic@group`, or the cluster name).
+    pub async fn broker_stats(
+        &self,
+        addr: &str,
+        name: &str,
+        key: &str,
+    ) -> Result<ringmq_net::body::BrokerStatsData, AdminError> {
+        let req = RemotingCommand::request(request::VIEW_BROKER_STATS_DATA).with_header(
+            &ringmq_net::header::ViewBrokerStatsDataRequestHeader {
+                stats_name: name.to_owned(),
+                stats_key: key.to_owned(),
+            },
+        );
+        let reply = self.call(addr, "broker stats", req).await?;
+        decode("broker stats", addr, &reply)
+    }
+
+    /// GET_BROKER_CONSUME_STATS (317): every group's consume stats on the
+    /// broker (only ordered topics when `is_order`).
+    pub async fn broker_consume_stats(
+        &self,
+        addr: &str,
+        is_order: bool,
+    ) -> Result<ringmq_net::body::ConsumeStatsList, AdminError> {
+        let req = RemotingCommand::request(request::GET_BROKER_CONSUME_STATS).with_header(
+            &ringmq_net::header::GetConsumeStatsInBrokerHeader {
+                is_order,
+                timeout_millis: i64::try_from(self.timeout.as_millis()).ok(),
+            },
+        );
+        let reply = self.call(addr, "broker consume stats", req).await?;
+        decode("broker consume stats", addr, &reply)
+    }
+
     /// GET_CONSUMER_CONNECTION_LIST (203); `None` when the group is not online.
     pub async fn consumer_connections(
         &self,

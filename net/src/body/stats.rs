@@ -86,9 +86,15 @@ mod tests {
     #[test]
     fn field_names_are_java_s() {
         let json = String::from_utf8(encode_json(&BrokerStatsData::default()).unwrap()).unwrap();
-        assert!(json.contains("\"statsMinute\":{\"avgpt\":0.0,\"sum\":0,\"tps\":0.0}"), "{json}");
+        assert!(
+            json.contains("\"statsMinute\":{\"avgpt\":0.0,\"sum\":0,\"tps\":0.0}"),
+            "{json}"
+        );
         let json = String::from_utf8(encode_json(&ConsumeStatsList::default()).unwrap()).unwrap();
-        assert!(json.contains("\"brokerAddr\"") && json.contains("\"totalDiff\""), "{json}");
+        assert!(
+            json.contains("\"brokerAddr\"") && json.contains("\"totalDiff\""),
+            "{json}"
+        );
     }
 
     #[test]

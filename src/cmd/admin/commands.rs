@@ -124,7 +124,68 @@ async fn broker(admin: &Admin, verb: BrokerVerb) -> anyhow::Result<Report> {
             })
         }
         BrokerVerb::Config { verb } => broker_config(admin, verb).await,
+        BrokerVerb::Stats { name, key, broker } => {
+            broker_stats(admin, &name, &key, broker.as_deref()).await
+        }
+        BrokerVerb::ConsumeStats { order, broker } => {
+            broker_consume_stats(admin, order, broker.as_deref()).await
+        }
     }
+}
+
+async fn broker_stats(
+    admin: &Admin,
+    name: &str,
+    key: &str,
+    broker: Option<&str>,
+) -> anyhow::Result<Report> {
+    let mut out = BTreeMap::new();
+    let mut table = Table::new(&["BROKER", "WINDOW", "SUM", "TPS", "AVGPT"]);
+    for b in admin.masters(broker).await? {
+        let data = admin.broker_stats(&b.addr, name, key).await?;
+        for (window, item) in [
+            ("minute", data.stats_minute),
+            ("hour", data.stats_hour),
+            ("day", data.stats_day),
+        ] {
+            table.row(vec![
+                b.name.clone(),
+                window.to_owned(),
+                item.sum.to_string(),
+                format!("{:.2}", item.tps),
+                format!("{:.2}", item.avgpt),
+            ]);
+        }
+        out.insert(b.name, data);
+    }
+    Ok(Report::new(&out, table))
+}
+
+async fn broker_consume_stats(
+    admin: &Admin,
+    order: bool,
+    broker: Option<&str>,
+) -> anyhow::Result<Report> {
+    let mut out = BTreeMap::new();
+    let mut table = Table::new(&["BROKER", "GROUP", "TOPICS", "QUEUES", "DIFF"]);
+    for b in admin.masters(broker).await? {
+        let list = admin.broker_consume_stats(&b.addr, order).await?;
+        for entry in &list.consume_stats_list {
+            for (group, stats) in entry {
+                let queues: usize = stats.iter().map(|s| s.offset_table.len()).sum();
+                let diff: i64 = stats.iter().map(|s| s.total_diff()).sum();
+                table.row(vec![
+                    b.name.clone(),
+                    group.clone(),
+                    stats.len().to_string(),
+                    queues.to_string(),
+                    diff.to_string(),
+                ]);
+            }
+        }
+        out.insert(b.name, list);
+    }
+    Ok(Report::new(&out, table))
 }
 
 async fn broker_config(admin: &Admin, verb: BrokerConfigVerb) -> anyhow::Result<Report> {

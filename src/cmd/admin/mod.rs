@@ -110,6 +110,28 @@ pub enum BrokerVerb {
         #[command(subcommand)]
         verb: BrokerConfigVerb,
     },
+    /// One statistic's last minute, hour and day (VIEW_BROKER_STATS_DATA).
+    Stats {
+        /// TOPIC_PUT_NUMS, TOPIC_PUT_SIZE, GROUP_GET_NUMS, GROUP_GET_SIZE,
+        /// BROKER_PUT_NUMS or BROKER_GET_NUMS.
+        #[arg(long)]
+        name: String,
+        /// A topic, `topic@group`, or the cluster name (BROKER_*).
+        #[arg(long)]
+        key: String,
+        /// Only this broker (default: every master).
+        #[arg(long)]
+        broker: Option<String>,
+    },
+    /// Every group's backlog per queue (GET_BROKER_CONSUME_STATS).
+    ConsumeStats {
+        /// Only ordered topics.
+        #[arg(long)]
+        order: bool,
+        /// Only this broker (default: every master).
+        #[arg(long)]
+        broker: Option<String>,
+    },
 }
 
 #[derive(clap::Subcommand, Debug)]
