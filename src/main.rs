@@ -21,9 +21,10 @@ struct Cli {
     /// `info,ringmq_broker=debug`); `RUST_LOG`, when set, wins.
     #[arg(long, global = true, env = "RINGMQ_LOG_LEVEL")]
     log_level: Option<String>,
-    /// Log line format: text or json (one object per line).
-    #[arg(long, global = true, env = "RINGMQ_LOG_FORMAT", value_enum, default_value_t = cmd::LogFormat::Text)]
-    log_format: cmd::LogFormat,
+    /// Log line format: text or json (one object per line) [default: text,
+    /// or the config file's log_format].
+    #[arg(long, global = true, env = "RINGMQ_LOG_FORMAT", value_enum)]
+    log_format: Option<cmd::LogFormat>,
 }
 
 #[derive(Subcommand)]
@@ -58,15 +59,44 @@ impl Command {
             _ => "info",
         }
     }
+
+    /// `log_level` / `log_format` of the broker's configuration (file,
+    /// environment, `--set`), the nameserver's `--config` file, or
+    /// standalone's `--set` pairs (a configuration that does not parse is
+    /// reported later, by the subcommand itself).
+    fn file_logging(&self) -> cmd::FileLogging {
+        match self {
+            Command::Broker(args) => cmd::broker::config_from(args)
+                .ok()
+                .map(|c| cmd::FileLogging::new(c.log_level, c.log_format)),
+            Command::Standalone(args) => Some(cmd::FileLogging::from_set(&args.set)),
+            Command::Nameserver(args) => args
+                .config
+                .as_deref()
+                .and_then(|path| ringmq_nameserver::NameserverConfig::from_file(path).ok())
+                .map(|c| cmd::FileLogging::new(c.log_level, c.log_format)),
+            _ => None,
+        }
+        .unwrap_or_default()
+    }
+}
+
+/// The log level and format: flag (or env), else config file, else default.
+fn logging(cli: &Cli) -> anyhow::Result<(Option<String>, cmd::LogFormat)> {
+    let file = cli.command.file_logging();
+    let level = cli.log_level.clone().or(file.level);
+    let format = match cli.log_format {
+        Some(format) => format,
+        None => cmd::file_log_format(file.format.as_deref())?,
+    };
+    Ok((level, format))
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(err) = cmd::init_tracing(
-        cli.command.default_log_level(),
-        cli.log_level.as_deref(),
-        cli.log_format,
-    ) {
+    if let Err(err) = logging(&cli).and_then(|(level, format)| {
+        cmd::init_tracing(cli.command.default_log_level(), level.as_deref(), format)
+    }) {
         eprintln!("ringmq: {err:#}");
         return ExitCode::from(2);
     }
@@ -110,7 +140,7 @@ mod tests {
             "debug",
         ])
         .unwrap();
-        assert_eq!(cli.log_format, cmd::LogFormat::Json);
+        assert_eq!(cli.log_format, Some(cmd::LogFormat::Json));
         assert_eq!(cli.log_level.as_deref(), Some("debug"));
         assert!(Cli::try_parse_from(["ringmq", "broker", "--log-format", "xml"]).is_err());
     }

@@ -155,6 +155,12 @@ pub struct BrokerConfig {
     pub transaction_check_max: u32,
     /// `host:port` of the Prometheus `/metrics` endpoint; empty = none.
     pub metrics_address: String,
+    /// Log level or filter (`ringmq --log-level`, which wins); empty = the
+    /// default. Read once at start-up.
+    pub log_level: String,
+    /// Log line format, `text` or `json` (`--log-format` wins); empty =
+    /// text. Read once at start-up.
+    pub log_format: String,
     /// Sends are refused `[TIMEOUT_CLEAN_QUEUE]` while a record has waited
     /// longer than this for the commit-log writer (`waitTimeMillsInSendQueue`).
     pub wait_time_in_queue_ms: u64,
@@ -214,6 +220,8 @@ impl Default for BrokerConfig {
             transaction_check_interval_ms: 60_000,
             transaction_check_max: 15,
             metrics_address: String::new(),
+            log_level: String::new(),
+            log_format: String::new(),
             wait_time_in_queue_ms: crate::flow::WAIT_TIME_IN_QUEUE_MS_DEFAULT,
             os_page_cache_busy_timeout_ms: crate::flow::OS_PAGE_CACHE_BUSY_TIMEOUT_MS_DEFAULT,
             send_pending_max: crate::flow::SEND_PENDING_MAX_DEFAULT,
@@ -548,6 +556,8 @@ const ENV_KEYS: &[&str] = &[
     "transaction_check_interval_ms",
     "transaction_check_max",
     "metrics_address",
+    "log_level",
+    "log_format",
     "wait_time_in_queue_ms",
     "os_page_cache_busy_timeout_ms",
     "send_pending_max",
@@ -626,6 +636,8 @@ fn key_doc(key: &str) -> Option<&'static str> {
         "transaction_check_interval_ms" => "Period of the transaction check-back scan.",
         "transaction_check_max" => "Checks of a half message before it is rolled back.",
         "metrics_address" => "host:port of the Prometheus /metrics endpoint; empty = none.",
+        "log_level" => "Log level or filter at start-up; --log-level wins; empty = info.",
+        "log_format" => "Log lines at start-up: text or json; --log-format wins; empty = text.",
         "wait_time_in_queue_ms" => {
             "Refuse sends [TIMEOUT_CLEAN_QUEUE] while a record waits longer for the writer."
         }

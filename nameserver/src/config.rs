@@ -50,6 +50,12 @@ pub struct NameserverConfig {
     pub acl_file: Option<PathBuf>,
     /// `host:port` of the Prometheus `/metrics` endpoint; empty = none.
     pub metrics_address: String,
+    /// Log level or filter (`ringmq --log-level`, which wins); empty = the
+    /// default. Read once at start-up.
+    pub log_level: String,
+    /// Log line format, `text` or `json` (`--log-format` wins); empty =
+    /// text. Read once at start-up.
+    pub log_format: String,
 }
 
 impl Default for NameserverConfig {
@@ -66,6 +72,8 @@ impl Default for NameserverConfig {
             acl_enable: false,
             acl_file: None,
             metrics_address: String::new(),
+            log_level: String::new(),
+            log_format: String::new(),
         }
     }
 }
@@ -110,6 +118,13 @@ acl_enable = false
 # acl_file = "/etc/ringmq/plain_acl.yml"
 # host:port of the Prometheus /metrics endpoint; empty = none.
 metrics_address = ""
+
+# Log level or filter at start-up (e.g. "debug"); --log-level or
+# RINGMQ_LOG_LEVEL wins; empty = info.
+log_level = ""
+# Log lines at start-up: "text" or "json"; --log-format or
+# RINGMQ_LOG_FORMAT wins; empty = text.
+log_format = ""
 "#;
 
 /// Why a configuration could not be used. Every variant names the key.

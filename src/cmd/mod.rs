@@ -21,6 +21,51 @@ pub enum LogFormat {
     Json,
 }
 
+/// `log_level` / `log_format` read from a config file (empty = unset).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct FileLogging {
+    /// The file's `log_level`.
+    pub level: Option<String>,
+    /// The file's `log_format`.
+    pub format: Option<String>,
+}
+
+impl FileLogging {
+    /// From the two keys' values; an empty value is unset.
+    pub fn new(level: String, format: String) -> FileLogging {
+        let set = |value: String| (!value.trim().is_empty()).then_some(value);
+        FileLogging {
+            level: set(level),
+            format: set(format),
+        }
+    }
+
+    /// From `--set log_level=…` / `--set log_format=…` pairs (last wins).
+    pub fn from_set(pairs: &[String]) -> FileLogging {
+        let last = |key: &str| {
+            pairs
+                .iter()
+                .filter_map(|pair| pair.split_once('='))
+                .filter(|(k, _)| k.trim() == key)
+                .map(|(_, v)| v.trim().to_owned())
+                .next_back()
+                .unwrap_or_default()
+        };
+        FileLogging::new(last("log_level"), last("log_format"))
+    }
+}
+
+/// A config file's `log_format` (text when unset); anything else is an error.
+pub fn file_log_format(value: Option<&str>) -> anyhow::Result<LogFormat> {
+    use clap::ValueEnum;
+    match value {
+        None => Ok(LogFormat::Text),
+        Some(value) => LogFormat::from_str(value.trim(), true).map_err(|_| {
+            anyhow::anyhow!("log_format {value:?} (config file or --set) is neither text nor json")
+        }),
+    }
+}
+
 /// Logs go to stderr. The filter is `RUST_LOG` when set, else `level`
 /// (`--log-level` / `RINGMQ_LOG_LEVEL`), else `default_level` (`"info"`,
 /// or `"warn"` for a command whose output logs would garble). A level that
