@@ -25,3 +25,46 @@ command_header! {
         pub timeout_millis: Option<i64> = "timeoutMillis",
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::header::{CommandHeader, ExtFields, to_ext_fields};
+
+    #[test]
+    fn headers_round_trip_and_name_java_s_fields() {
+        let head = ViewBrokerStatsDataRequestHeader {
+            stats_name: "GROUP_GET_NUMS".into(),
+            stats_key: "T@G".into(),
+        };
+        let fields = to_ext_fields(&head);
+        assert_eq!(
+            fields.get("statsName").map(String::as_str),
+            Some("GROUP_GET_NUMS")
+        );
+        assert_eq!(fields.get("statsKey").map(String::as_str), Some("T@G"));
+        assert_eq!(
+            ViewBrokerStatsDataRequestHeader::read_ext_fields(&fields).unwrap(),
+            head
+        );
+
+        let mut fields = ExtFields::new();
+        fields.insert("isOrder".into(), "true".into());
+        let head = GetConsumeStatsInBrokerHeader::read_ext_fields(&fields).unwrap();
+        assert!(head.is_order);
+        assert_eq!(head.timeout_millis, None);
+    }
+
+    #[test]
+    fn a_missing_stats_key_is_an_error() {
+        let mut fields = ExtFields::new();
+        fields.insert("statsName".into(), "TOPIC_PUT_NUMS".into());
+        assert!(ViewBrokerStatsDataRequestHeader::read_ext_fields(&fields).is_err());
+        let mut fields = ExtFields::new();
+        fields.insert("timeoutMillis".into(), "soon".into());
+        // Nullable and primitive fields never fail (see the module table).
+        let head = GetConsumeStatsInBrokerHeader::read_ext_fields(&fields).unwrap();
+        assert_eq!((head.is_order, head.timeout_millis), (false, None));
+    }
+}
