@@ -182,5 +182,11 @@ async fn a_slow_fdatasync_reports_flush_timeout_but_keeps_the_record() {
     store.flush().await.unwrap();
     assert!(store.flushed_offset() > results[0].physical_offset as u64);
     assert!(store.read_only_reason().is_none());
-    store.put(record(2)).await.unwrap();
+    // Still writable. A real fdatasync may itself outlast the 20 ms timeout
+    // on a loaded machine; that is a timeout, not a refusal.
+    match store.put(record(2)).await {
+        Ok(_) | Err(PutError::FlushTimeout(_)) => {}
+        Err(other) => panic!("the store refused a write after the stall: {other:?}"),
+    }
+    assert!(store.read_only_reason().is_none());
 }

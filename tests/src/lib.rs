@@ -1,5 +1,6 @@
 //! Helpers for integration tests that start real `ringmq` processes on loopback.
 //!
+//! - [`admin`]: `ringmq admin --json` as a child process, parsed.
 //! - [`binary`]: finds the `ringmq` executable (`RINGMQ_BIN` or next to the test
 //!   executable in the cargo target profile directory).
 //! - [`process`]: one child server process with its own temp directory, logs
@@ -16,6 +17,7 @@
 //! the tail of the server logs.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::indexing_slicing))]
 
+pub mod admin;
 pub mod binary;
 pub mod cluster;
 pub mod process;

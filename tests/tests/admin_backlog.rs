@@ -8,7 +8,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,7 +15,7 @@ use ringmq_client::Message;
 use ringmq_client::consumer::push::PushConsumer;
 use ringmq_client::consumer::{ConsumeFrom, ConsumeResult, MessageExt};
 use ringmq_client::producer::Producer;
-use ringmq_tests::binary::ringmq_bin;
+use ringmq_tests::admin::admin_json;
 use ringmq_tests::{Cluster, unique_name};
 use serde_json::Value;
 
@@ -32,22 +31,6 @@ const WAIT_ROUNDS: usize = 300;
 const WAIT_STEP: Duration = Duration::from_millis(100);
 /// How long to keep watching for a duplicate after everything arrived.
 const SETTLE: Duration = Duration::from_secs(3);
-
-fn admin_json(namesrv: &str, argv: &[&str]) -> Value {
-    let out = Command::new(ringmq_bin().unwrap())
-        .arg("admin")
-        .args(["--namesrv", namesrv, "--json"])
-        .args(argv)
-        .output()
-        .expect("ringmq admin runs");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "admin {argv:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("no JSON ({e}): {stdout}"))
-}
 
 /// Bodies received, with how often.
 type Seen = Arc<Mutex<BTreeMap<String, usize>>>;

@@ -4,47 +4,19 @@
 //! fail with one line and a non-zero exit.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
-use std::process::Command;
 use std::time::Duration;
 
 use ringmq_client::consumer::ConsumeFrom;
 use ringmq_client::consumer::pull::PullConsumer;
 use ringmq_client::producer::Producer;
 use ringmq_client::{Message, MessageQueue};
-use ringmq_tests::binary::ringmq_bin;
+use ringmq_tests::admin::{admin, admin_json};
 use ringmq_tests::{Cluster, unique_name};
 use serde_json::Value;
 
 /// Rounds of a bounded wait for an asynchronous effect (a one-way commit).
 const WAIT_ROUNDS: usize = 100;
 const WAIT_STEP: Duration = Duration::from_millis(100);
-
-struct Outcome {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
-fn admin(namesrv: &str, argv: &[&str]) -> Outcome {
-    let out = Command::new(ringmq_bin().unwrap())
-        .arg("admin")
-        .args(["--namesrv", namesrv, "--json"])
-        .args(argv)
-        .output()
-        .expect("ringmq admin runs");
-    Outcome {
-        ok: out.status.success(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn admin_json(namesrv: &str, argv: &[&str]) -> Value {
-    let out = admin(namesrv, argv);
-    assert!(out.ok, "admin {argv:?} failed: {}", out.stderr);
-    serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("admin {argv:?} printed no JSON ({e}): {}", out.stdout))
-}
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()

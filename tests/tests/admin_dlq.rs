@@ -8,7 +8,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,7 +17,7 @@ use ringmq_client::admin::remedy::{DLQ_SOURCE_PROPERTY, resend_group};
 use ringmq_client::consumer::push::PushConsumer;
 use ringmq_client::consumer::{ConsumeFrom, ConsumeResult, MessageExt};
 use ringmq_client::producer::Producer;
-use ringmq_tests::binary::ringmq_bin;
+use ringmq_tests::admin::{admin, admin_json};
 use ringmq_tests::{Cluster, unique_name};
 use serde_json::Value;
 
@@ -29,26 +28,6 @@ const WAIT_ROUNDS: usize = 600;
 const WAIT_STEP: Duration = Duration::from_millis(100);
 /// How long to keep watching for a duplicate after everything arrived.
 const SETTLE: Duration = Duration::from_secs(3);
-
-fn admin(namesrv: &str, argv: &[&str]) -> (bool, String, String) {
-    let out = Command::new(ringmq_bin().unwrap())
-        .arg("admin")
-        .args(["--namesrv", namesrv, "--json"])
-        .args(argv)
-        .output()
-        .expect("ringmq admin runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn admin_json(namesrv: &str, argv: &[&str]) -> Value {
-    let (ok, stdout, stderr) = admin(namesrv, argv);
-    assert!(ok, "admin {argv:?} failed: {stderr}");
-    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("no JSON ({e}): {stdout}"))
-}
 
 fn dead_letters(namesrv: &str, group: &str) -> Vec<Value> {
     let v = admin_json(namesrv, &["dlq", "list", group, "--limit", "100"]);
@@ -124,9 +103,9 @@ fn dead_letters_are_listed_and_resent_exactly_once() {
     });
     let mut letters = Vec::new();
     for _ in 0..WAIT_ROUNDS {
-        let (ok, stdout, _) = admin(&ns, &["dlq", "list", &group]);
-        if ok {
-            let v: Value = serde_json::from_str(&stdout).unwrap();
+        let run = admin(&ns, &["dlq", "list", &group]);
+        if run.ok {
+            let v: Value = serde_json::from_str(&run.stdout).unwrap();
             letters = v["dead_letters"].as_array().unwrap().clone();
             if letters.len() >= DEAD {
                 break;
@@ -287,8 +266,12 @@ fn a_group_without_dead_letters_lists_none_and_bad_names_fail() {
     let cluster = Cluster::start(1).expect("cluster starts");
     let ns = cluster.namesrv_addr();
     assert!(dead_letters(&ns, &unique_name("NoDlq")).is_empty());
-    let (ok, _, stderr) = admin(&ns, &["dlq", "list", "bad name"]);
-    assert!(!ok && stderr.contains("group"), "{stderr}");
-    let (ok, _, stderr) = admin(&ns, &["dlq", "resend", &unique_name("NoDlq"), "--id", "x"]);
-    assert!(!ok && stderr.contains("no dead letter"), "{stderr}");
+    let run = admin(&ns, &["dlq", "list", "bad name"]);
+    assert!(!run.ok && run.stderr.contains("group"), "{}", run.stderr);
+    let run = admin(&ns, &["dlq", "resend", &unique_name("NoDlq"), "--id", "x"]);
+    assert!(
+        !run.ok && run.stderr.contains("no dead letter"),
+        "{}",
+        run.stderr
+    );
 }

@@ -8,46 +8,17 @@
 //! the group's backlog is N − M.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
-use std::process::Command;
-
 use ringmq_client::Message;
 use ringmq_client::admin::Admin;
 use ringmq_client::producer::Producer;
 use ringmq_net::body::MessageQueue;
-use ringmq_tests::binary::ringmq_bin;
+use ringmq_tests::admin::{admin, admin_json};
 use ringmq_tests::{Cluster, unique_name};
 use serde_json::Value;
 
 const SENT: i64 = 7;
 const CONSUMED: i64 = 3;
 const BODY: usize = 50;
-
-struct Outcome {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
-fn admin(namesrv: &str, argv: &[&str]) -> Outcome {
-    let out = Command::new(ringmq_bin().unwrap())
-        .arg("admin")
-        .args(["--namesrv", namesrv, "--json"])
-        .args(argv)
-        .output()
-        .expect("ringmq admin runs");
-    Outcome {
-        ok: out.status.success(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn admin_json(namesrv: &str, argv: &[&str]) -> Value {
-    let out = admin(namesrv, argv);
-    assert!(out.ok, "admin {argv:?} failed: {}", out.stderr);
-    serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("admin {argv:?} printed no JSON ({e}): {}", out.stdout))
-}
 
 fn stats(namesrv: &str, broker: &str, name: &str, key: &str) -> Value {
     let out = admin_json(

@@ -309,6 +309,15 @@ fn the_dashboard_in_a_real_browser() {
             .send_keys(&temp)
             .await
             .unwrap();
+        client
+            .find(Locator::Css(&format!(
+                "#backlog-move select[name=topic] option[value='{orders}']"
+            )))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
         let question = submit_confirmed(&client, "#backlog-move", false).await;
         assert!(question.contains("temporary topic"), "{question}");
         assert_eq!(

@@ -213,6 +213,38 @@ fn every_route_answers_with_the_cluster_s_data() {
         assert_eq!(reset.status(), StatusCode::NOT_FOUND);
         assert!(reset.text().await.unwrap().contains("NoSuchTopicX"));
 
+        // A throttle set from the page is on the broker (read back through
+        // the admin API, not the page), and clearing it from the page
+        // removes it there.
+        let limited = unique_name("DashLimited");
+        let set = http
+            .post(format!("{base}/throttles"))
+            .form(&[
+                ("topic", limited.as_str()),
+                ("producer_group", ""),
+                ("rate", "7"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(set.status(), StatusCode::SEE_OTHER);
+        let rules = admin.throttle_list().await.unwrap();
+        let rule = rules.iter().find(|t| t.rule.topic == limited);
+        assert_eq!(rule.map(|t| t.rule.rate), Some(7), "{rules:?}");
+        assert_eq!(rule.and_then(|t| t.rule.producer_group.clone()), None);
+        let (status, body) = get(&http, &format!("{base}/throttles")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains(&limited), "the page lists the rule");
+        let cleared = http
+            .post(format!("{base}/throttles/clear"))
+            .form(&[("topic", limited.as_str()), ("producer_group", "")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(cleared.status(), StatusCode::SEE_OTHER);
+        let rules = admin.throttle_list().await.unwrap();
+        assert!(rules.iter().all(|t| t.rule.topic != limited), "{rules:?}");
+
         member.shutdown().await;
         producer.shutdown().await;
     });

@@ -6,13 +6,12 @@
 //! `clear` lifts it. Only counts are checked, never durations.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
-use std::process::Command;
 use std::time::Duration;
 
 use ringmq_client::Message;
 use ringmq_client::producer::{Producer, SendError};
 use ringmq_net::code::response;
-use ringmq_tests::binary::ringmq_bin;
+use ringmq_tests::admin::admin_json;
 use ringmq_tests::{Cluster, unique_name};
 use serde_json::Value;
 
@@ -24,23 +23,6 @@ const RATE: &str = "10";
 const ATTEMPTS_MAX: u32 = 400;
 /// Pause after a refusal before the next attempt.
 const RETRY_PAUSE: Duration = Duration::from_millis(25);
-
-fn admin_json(namesrv: &str, argv: &[&str]) -> Value {
-    let out = Command::new(ringmq_bin().unwrap())
-        .arg("admin")
-        .args(["--namesrv", namesrv, "--json"])
-        .args(argv)
-        .output()
-        .expect("ringmq admin runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "admin {argv:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("admin {argv:?} printed no JSON ({e}): {stdout}"))
-}
 
 /// What one round of sends saw.
 #[derive(Debug, Default)]

@@ -111,6 +111,19 @@ async fn list_live(admin: &Admin) -> Markup {
     }
 }
 
+/// The topics a group's forms offer, its own topics before its retry topic
+/// (the first option is what a form submits unless another is chosen).
+fn form_topics(progress: &Result<ConsumerProgress, AdminError>) -> Vec<String> {
+    let set: BTreeSet<String> = progress
+        .as_ref()
+        .map(|p| p.queues.iter().map(|q| q.topic.clone()).collect())
+        .unwrap_or_default();
+    let (retry, own): (Vec<String>, Vec<String>) = set
+        .into_iter()
+        .partition(|t| ringmq_net::topic::is_retry_topic(t));
+    own.into_iter().chain(retry).collect()
+}
+
 /// GET `/groups/{group}`.
 pub async fn detail(
     State(state): State<AppState>,
@@ -119,10 +132,7 @@ pub async fn detail(
     Query(query): Query<ListQuery>,
 ) -> Response {
     let progress = state.admin().consumer_progress(&group).await;
-    let topics: BTreeSet<String> = progress
-        .as_ref()
-        .map(|p| p.queues.iter().map(|q| q.topic.clone()).collect())
-        .unwrap_or_default();
+    let topics = form_topics(&progress);
     let live = detail_live(&state, &group, &progress).await;
     let path = encode(&group);
     let topic_select = html! {

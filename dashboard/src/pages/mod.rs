@@ -8,8 +8,6 @@ pub mod overview;
 pub mod throttles;
 pub mod topics;
 
-use std::collections::BTreeSet;
-
 use axum::Router;
 use axum::routing::{get, post};
 use maud::{Markup, html};
@@ -28,7 +26,7 @@ pub fn extra_routes(routes: Router<AppState>) -> Router<AppState> {
 }
 
 /// Controls of a group's page built on the dead-letter API.
-pub fn extra_group_controls(group: &str, topics: &BTreeSet<String>) -> Markup {
+pub fn extra_group_controls(group: &str, topics: &[String]) -> Markup {
     html! {
         details.form {
             summary { "Move the backlog to a temporary topic" }
