@@ -5,7 +5,9 @@
 //! Input layout: the first byte picks the target; for headers the rest is
 //! `key 0x00 value 0x00 key 0x00 value ...`, where a key byte below 0x20
 //! names the header's field number `byte` (so real field names are hit
-//! often); for bodies the rest is the body.
+//! often); for bodies the rest is the body. Selectors 12-18 are the
+//! broker-statistics headers and bodies and the throttle bodies (rules,
+//! clears and the broker's `throttle.json`).
 #![no_main]
 
 use std::fmt::Debug;
@@ -38,7 +40,24 @@ fuzz_target!(|data: &[u8]| {
     let Some((&selector, rest)) = data.split_first() else {
         return;
     };
-    match selector % 12 {
+    match selector % 19 {
+        12 => header::<ViewBrokerStatsDataRequestHeader>(rest),
+        13 => header::<GetConsumeStatsInBrokerHeader>(rest),
+        14 => json!(body::BrokerStatsData, rest),
+        15 => json!(body::ConsumeStatsList, rest),
+        16 => {
+            json!(body::throttle::ThrottleRuleData, rest);
+            if let Ok(rule) = body::decode_json::<body::throttle::ThrottleRuleData>(rest) {
+                let _ = rule.validate();
+            }
+        }
+        17 => {
+            json!(body::throttle::ThrottleClearBody, rest);
+            if let Ok(clear) = body::decode_json::<body::throttle::ThrottleClearBody>(rest) {
+                let _ = clear.validate();
+            }
+        }
+        18 => json!(body::throttle::ThrottleFile, rest),
         0 => header::<SendMessageRequestHeader>(rest),
         1 => header::<SendMessageRequestHeaderV2>(rest),
         2 => header::<PullMessageRequestHeader>(rest),
