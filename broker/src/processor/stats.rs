@@ -33,6 +33,7 @@ use crate::outbound::Outbound;
 use crate::shard::Shard;
 use crate::state::lock;
 use crate::store::{QueueQuery, QueueQueryKind};
+use crate::topics::TopicConfig;
 
 /// Topics one GET_CONSUME_STATS answer covers, at most (a group's offsets
 /// table is bounded, this keeps one answer bounded too).
@@ -58,6 +59,22 @@ fn message_queue(shard: &Shard, topic: &str, queue_id: i32) -> MessageQueue {
     MessageQueue::new(topic, shard.state.config.broker_name.as_str(), queue_id)
 }
 
+/// The topic's config, or the TOPIC_NOT_EXIST reply Java gives the
+/// per-queue admin requests.
+fn existing_topic(
+    shard: &Shard,
+    req: &RemotingCommand,
+    name: &str,
+) -> Result<Rc<TopicConfig>, Reply> {
+    shard.topic(name).ok_or_else(|| {
+        error(
+            req,
+            response::TOPIC_NOT_EXIST,
+            format!("topic[{name}] not exist"),
+        )
+    })
+}
+
 /// GET_TOPIC_STATS_INFO: min/max offset and last store time of each write
 /// queue; TOPIC_NOT_EXIST for an unknown topic.
 pub async fn topic_stats(shard: &Rc<Shard>, req: &RemotingCommand) -> Reply {
@@ -65,12 +82,9 @@ pub async fn topic_stats(shard: &Rc<Shard>, req: &RemotingCommand) -> Reply {
         Ok(head) => head,
         Err(reply) => return reply,
     };
-    let Some(topic) = shard.topic(&head.topic) else {
-        return error(
-            req,
-            response::TOPIC_NOT_EXIST,
-            format!("topic[{}] not exist", head.topic),
-        );
+    let topic = match existing_topic(shard, req, &head.topic) {
+        Ok(topic) => topic,
+        Err(reply) => return reply,
     };
     let mut stats = TopicStatsTable::default();
     for queue_id in 0..topic.write_queue_nums {
@@ -257,12 +271,9 @@ pub async fn consume_time_span(shard: &Rc<Shard>, req: &RemotingCommand) -> Repl
         Ok(head) => head,
         Err(reply) => return reply,
     };
-    let Some(topic) = shard.topic(&head.topic) else {
-        return error(
-            req,
-            response::TOPIC_NOT_EXIST,
-            format!("topic[{}] not exist", head.topic),
-        );
+    let topic = match existing_topic(shard, req, &head.topic) {
+        Ok(topic) => topic,
+        Err(reply) => return reply,
     };
     let mut body = QueryConsumeTimeSpanBody::default();
     for queue_id in 0..topic.write_queue_nums {
