@@ -215,20 +215,49 @@ pub struct DispatchFacts<'a> {
 /// Reads the dispatch facts of a record.
 pub fn dispatch_facts(record: &[u8]) -> Result<DispatchFacts<'_>, RecordError> {
     let view = RecordView::parse(record)?;
-    let properties = view.properties_raw().as_bytes();
-    Ok(DispatchFacts {
+    let mut facts = DispatchFacts {
         topic: view.topic(),
         queue_id: view.queue_id(),
         queue_offset: view.queue_offset(),
         physical_offset: view.physical_offset(),
         store_timestamp: view.store_timestamp(),
         dispatched: view.transaction_type().is_consumable(),
-        tags: property(properties, keys::TAGS),
-        keys: property(properties, keys::KEYS),
-        unique_key: property(properties, keys::UNIQ_KEY),
-        delay_level: property(properties, keys::DELAY),
-        timer_out_ms: property(properties, keys::TIMER_OUT_MS),
-    })
+        tags: None,
+        keys: None,
+        unique_key: None,
+        delay_level: None,
+        timer_out_ms: None,
+    };
+    // One pass over the properties for the five names (the rebuilder runs
+    // this for every record); the first non-empty value of a name wins, as
+    // `property` finds it.
+    for (key, value) in property_entries(view.properties_raw().as_bytes()) {
+        let slot = match key {
+            k if k == keys::TAGS.as_bytes() => &mut facts.tags,
+            k if k == keys::KEYS.as_bytes() => &mut facts.keys,
+            k if k == keys::UNIQ_KEY.as_bytes() => &mut facts.unique_key,
+            k if k == keys::DELAY.as_bytes() => &mut facts.delay_level,
+            k if k == keys::TIMER_OUT_MS.as_bytes() => &mut facts.timer_out_ms,
+            _ => continue,
+        };
+        if slot.is_none() {
+            *slot = Some(value);
+        }
+    }
+    Ok(facts)
+}
+
+/// The `(name, value)` entries of a 0x01/0x02 property string with a
+/// non-empty UTF-8 value, in order, without allocating.
+fn property_entries(properties: &[u8]) -> impl Iterator<Item = (&[u8], &str)> {
+    properties
+        .split(|b| *b == PROPERTY_SEPARATOR)
+        .filter_map(|entry| {
+            let split = entry.iter().position(|b| *b == PROPERTY_NAME_SEPARATOR)?;
+            let (key, rest) = entry.split_at(split);
+            let value = rest.get(1..).filter(|v| !v.is_empty())?;
+            Some((key, std::str::from_utf8(value).ok()?))
+        })
 }
 
 /// Reads the store timestamp from the first [`STORE_TIMESTAMP_PROBE_BYTES`]
@@ -244,19 +273,9 @@ pub fn store_timestamp(record: &[u8]) -> Result<i64, RecordError> {
 
 /// Finds `name` in a 0x01/0x02 property string (spec §4.3) without
 /// allocating; the index rebuilder calls this for every record.
+#[cfg(test)]
 fn property<'a>(properties: &'a [u8], name: &str) -> Option<&'a str> {
-    properties
-        .split(|b| *b == PROPERTY_SEPARATOR)
-        .find_map(|entry| {
-            let split = entry.iter().position(|b| *b == PROPERTY_NAME_SEPARATOR)?;
-            let (key, rest) = entry.split_at(split);
-            let value = rest.get(1..)?;
-            if key == name.as_bytes() && !value.is_empty() {
-                std::str::from_utf8(value).ok()
-            } else {
-                None
-            }
-        })
+    property_entries(properties).find_map(|(key, value)| (key == name.as_bytes()).then_some(value))
 }
 
 /// Java `String.hashCode` sign-extended to i64: the tags code of a unit.
@@ -291,4 +310,56 @@ pub fn encode_simple(topic: &str, queue_id: i32, body: &[u8], properties: &str) 
         out.clear();
     }
     out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn props(pairs: &[(String, String)]) -> String {
+        pairs
+            .iter()
+            .map(|(k, v)| format!("{k}\u{1}{v}"))
+            .collect::<Vec<_>>()
+            .join("\u{2}")
+    }
+
+    proptest! {
+        /// The one-pass scan of `dispatch_facts` finds what a lookup per
+        /// name finds: the first non-empty value, duplicates and empty
+        /// values included.
+        #[test]
+        fn one_pass_facts_match_lookups_by_name(
+            pairs in proptest::collection::vec(
+                (prop_oneof![
+                    Just(keys::TAGS.to_owned()), Just(keys::KEYS.to_owned()),
+                    Just(keys::UNIQ_KEY.to_owned()), Just(keys::DELAY.to_owned()),
+                    Just(keys::TIMER_OUT_MS.to_owned()), "[A-Z]{1,4}",
+                ], "[a-z0-9 ]{0,3}"),
+                0..12,
+            )
+        ) {
+            let raw = props(&pairs);
+            let record = encode_simple("T", 1, b"body", &raw);
+            let facts = dispatch_facts(&record).unwrap();
+            let bytes = raw.as_bytes();
+            prop_assert_eq!(facts.tags, property(bytes, keys::TAGS));
+            prop_assert_eq!(facts.keys, property(bytes, keys::KEYS));
+            prop_assert_eq!(facts.unique_key, property(bytes, keys::UNIQ_KEY));
+            prop_assert_eq!(facts.delay_level, property(bytes, keys::DELAY));
+            prop_assert_eq!(facts.timer_out_ms, property(bytes, keys::TIMER_OUT_MS));
+        }
+    }
+
+    #[test]
+    fn an_empty_first_value_falls_through_to_the_next() {
+        let raw = "TAGS\u{1}\u{2}TAGS\u{1}b\u{2}KEYS\u{1}k1 k2";
+        let record = encode_simple("T", 0, b"", raw);
+        let facts = dispatch_facts(&record).unwrap();
+        assert_eq!(facts.tags, Some("b"));
+        assert_eq!(facts.keys, Some("k1 k2"));
+        assert_eq!(facts.unique_key, None);
+    }
 }
