@@ -110,6 +110,9 @@ pub struct StoreConfig {
     /// Delay of each delay level in ms (level 1 first): the schedule
     /// topic's consume-queue tag code is `store time + delay of its level`.
     pub delay_levels_ms: Arc<[i64]>,
+    /// Every file-system change of the store goes through it (tests hook
+    /// the power-loss model in; none by default).
+    pub io: crate::fileio::Io,
 }
 
 impl StoreConfig {
@@ -133,6 +136,7 @@ impl StoreConfig {
             fault_probe: None,
             disk_usage_probe: None,
             delay_levels_ms: Arc::from(crate::indexes::DELAY_LEVELS_MS.as_slice()),
+            io: crate::fileio::Io::default(),
         }
     }
 
@@ -201,6 +205,7 @@ impl fmt::Debug for StoreConfig {
             .field("fault_probe", &self.fault_probe.is_some())
             .field("disk_usage_probe", &self.disk_usage_probe.is_some())
             .field("delay_levels_ms", &self.delay_levels_ms)
+            .field("io", &self.io)
             .finish()
     }
 }

@@ -39,6 +39,7 @@ use std::path::{Path, PathBuf};
 
 use ringmq_net::codec::{ByteReader, ByteWriter, Decode, Encode, encode_into};
 
+use crate::fileio::Io;
 use crate::mmap::MappedFile;
 use crate::physical_offset::local_of;
 
@@ -134,6 +135,7 @@ struct MapCache {
 impl MapCache {
     fn get(
         &mut self,
+        io: &Io,
         key: MapKey,
         file_bytes: usize,
         create: bool,
@@ -145,7 +147,7 @@ impl MapCache {
             if self.files.len() >= self.limit.max(1) {
                 self.evict_one();
             }
-            let map = MappedFile::open(&path(), file_bytes, create)?;
+            let map = MappedFile::open(io, &path(), file_bytes, create)?;
             self.files.insert(key, (map, tick));
         }
         let entry = self
@@ -184,11 +186,13 @@ pub struct ConsumeQueues {
     /// Set by [`recover`]: the lowest local log offset from which a damaged
     /// queue's records must be re-dispatched.
     pub damage: Option<u64>,
+    io: Io,
 }
 
 impl ConsumeQueues {
-    pub fn new(root: &Path, units_per_file: u64, mapped_files_max: usize) -> Self {
+    pub fn new(io: &Io, root: &Path, units_per_file: u64, mapped_files_max: usize) -> Self {
         Self {
+            io: io.clone(),
             root: root.to_path_buf(),
             units_per_file: i64::try_from(units_per_file.max(1)).unwrap_or(i64::MAX),
             topics: HashMap::new(),
@@ -268,7 +272,10 @@ impl ConsumeQueues {
         let first = self.first_of(logical);
         let file_bytes = self.file_bytes();
         let path = || file_path(&self.root, topic, queue_id, first);
-        let map = match self.maps.get((queue.uid, first), file_bytes, false, path) {
+        let map = match self
+            .maps
+            .get(&self.io, (queue.uid, first), file_bytes, false, path)
+        {
             Ok(map) => map,
             Err(err) => {
                 tracing::warn!(%err, topic, queue_id, logical, "consume-queue file unreadable");
@@ -292,9 +299,11 @@ impl ConsumeQueues {
         let first = self.first_of(logical);
         let file_bytes = self.file_bytes();
         let root = &self.root;
-        let map = self.maps.get((queue.uid, first), file_bytes, true, || {
-            file_path(root, topic, queue_id, first)
-        })?;
+        let map = self
+            .maps
+            .get(&self.io, (queue.uid, first), file_bytes, true, || {
+                file_path(root, topic, queue_id, first)
+            })?;
         let at = usize::try_from(logical - first)
             .ok()
             .and_then(|i| i.checked_mul(CQ_UNIT_BYTES))
@@ -451,12 +460,13 @@ pub struct RecoverBounds {
 /// [`ConsumeQueues::damage`] then tells from where the log must be
 /// re-dispatched if some files were damaged (truncated, missing).
 pub fn recover(
+    io: &Io,
     root: &Path,
     units_per_file: u64,
     mapped_files_max: usize,
     bounds: RecoverBounds,
 ) -> io::Result<ConsumeQueues> {
-    let mut queues = ConsumeQueues::new(root, units_per_file, mapped_files_max);
+    let mut queues = ConsumeQueues::new(io, root, units_per_file, mapped_files_max);
     let Ok(topics) = std::fs::read_dir(root) else {
         return Ok(queues);
     };
@@ -473,7 +483,7 @@ pub fn recover(
                 continue;
             };
             let per_file = queues.units_per_file;
-            if let Some(found) = recover_queue(&queue_dir.path(), per_file, bounds)? {
+            if let Some(found) = recover_queue(io, &queue_dir.path(), per_file, bounds)? {
                 queues.insert_queue(&topic, queue_id, found.min, found.max);
                 if let Some(point) = found.damage {
                     tracing::warn!(
@@ -537,6 +547,7 @@ struct RecoveredQueue {
 
 /// Recovers one queue directory; `None` if it holds no file.
 fn recover_queue(
+    io: &Io,
     dir: &Path,
     per_file: i64,
     bounds: RecoverBounds,
@@ -549,14 +560,12 @@ fn recover_queue(
     let trusted = |unit: Option<CqUnit>| {
         unit.is_some_and(|u| local_of(u.physical_offset) < bounds.trusted_end)
     };
-    let open = |first: i64| {
-        std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(dir.join(crate::segment::file_name(
-                u64::try_from(first).unwrap_or(0) * CQ_UNIT_BYTES as u64,
-            )))
+    let path_of = |first: i64| {
+        dir.join(crate::segment::file_name(
+            u64::try_from(first).unwrap_or(0) * CQ_UNIT_BYTES as u64,
+        ))
     };
+    let open = |first: i64| io.open(&path_of(first), false);
     // Damage: a missing file, or a file before the last that is short or
     // not full. Everything after it is dropped and re-dispatched.
     let mut damaged = false;
@@ -577,14 +586,14 @@ fn recover_queue(
         }
     }
     for first in firsts.drain(keep..) {
-        remove(dir, first)?;
+        remove(io, dir, first)?;
     }
     // The last file whose first unit is trusted; later files are dropped.
     while let Some(&last) = firsts.last() {
         if firsts.len() == 1 || trusted(read_unit(&open(last)?, 0)?) {
             break;
         }
-        remove(dir, last)?;
+        remove(io, dir, last)?;
         firsts.pop();
     }
     let (Some(&first_file), Some(&last_file)) = (firsts.first(), firsts.last()) else {
@@ -598,7 +607,7 @@ fn recover_queue(
     damaged |= len < full_len && from + CQ_UNIT_BYTES as u64 > len;
     let tail_dirty = end < per_file && (bounds.crashed || read_unit(&file, end)?.is_some());
     if tail_dirty && from < len {
-        crate::segment::zero_tail(&file, from, len)?;
+        crate::segment::zero_tail(io, &path_of(last_file), &file, from, len)?;
     }
     let max = last_file + end;
     // Leading files entirely below the log minimum (never the last one).
@@ -609,7 +618,7 @@ fn recover_queue(
         if in_log(read_unit(&open(first_file)?, per_file - 1)?) {
             break;
         }
-        remove(dir, first_file)?;
+        remove(io, dir, first_file)?;
         first_file += per_file;
     }
     let head = open(first_file)?;
@@ -637,13 +646,9 @@ fn recover_queue(
     Ok(Some(RecoveredQueue { min, max, damage }))
 }
 
-fn remove(dir: &Path, first: i64) -> io::Result<()> {
+fn remove(io: &Io, dir: &Path, first: i64) -> io::Result<()> {
     let name = crate::segment::file_name(u64::try_from(first).unwrap_or(0) * CQ_UNIT_BYTES as u64);
-    match std::fs::remove_file(dir.join(name)) {
-        Ok(()) => Ok(()),
-        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(err) => Err(err),
-    }
+    io.remove_file(&dir.join(name))
 }
 
 #[cfg(test)]
@@ -678,7 +683,7 @@ mod tests {
         #[test]
         fn units_are_found_at_their_logical_offsets(count in 0i64..120, per_file in 1u64..20, mapped in 1usize..4) {
             let dir = tempfile::tempdir().unwrap();
-            let mut queues = ConsumeQueues::new(dir.path(), per_file, mapped);
+            let mut queues = ConsumeQueues::new(&Io::default(), dir.path(), per_file, mapped);
             for i in 0..count {
                 prop_assert_eq!(queues.push("T", 1, unit(i)).unwrap(), i + 1);
             }
@@ -690,7 +695,7 @@ mod tests {
             prop_assert_eq!(queues.unit("T", 1, count), None);
             // Recovery finds the same queue without reading it all.
             let bounds = RecoverBounds { trusted_end: u64::MAX >> 9, log_min: 0, crashed: false };
-            let mut again = recover(dir.path(), per_file, mapped, bounds).unwrap();
+            let mut again = recover(&Io::default(), dir.path(), per_file, mapped, bounds).unwrap();
             prop_assert_eq!(again.max_offset("T", 1), count);
             for i in 0..count {
                 prop_assert_eq!(again.unit("T", 1, i), Some(unit(i)));
@@ -700,13 +705,13 @@ mod tests {
         #[test]
         fn recovery_cuts_units_beyond_the_trusted_offset(count in 1i64..80, cut in 0i64..80, per_file in 1u64..16, crashed in any::<bool>()) {
             let dir = tempfile::tempdir().unwrap();
-            let mut queues = ConsumeQueues::new(dir.path(), per_file, 2);
+            let mut queues = ConsumeQueues::new(&Io::default(), dir.path(), per_file, 2);
             for i in 0..count {
                 queues.push("T", 0, unit(i)).unwrap();
             }
             drop(queues);
             let bounds = RecoverBounds { trusted_end: (cut * 100) as u64, log_min: 0, crashed };
-            let mut again = recover(dir.path(), per_file, 2, bounds).unwrap();
+            let mut again = recover(&Io::default(), dir.path(), per_file, 2, bounds).unwrap();
             let kept = cut.min(count);
             prop_assert_eq!(again.max_offset("T", 0), kept);
             for i in kept..count {
@@ -720,7 +725,7 @@ mod tests {
         #[test]
         fn dropping_below_the_log_raises_the_minimum(count in 1i64..80, log_min in 0u64..9000, per_file in 1u64..16) {
             let dir = tempfile::tempdir().unwrap();
-            let mut queues = ConsumeQueues::new(dir.path(), per_file, 3);
+            let mut queues = ConsumeQueues::new(&Io::default(), dir.path(), per_file, 3);
             for i in 0..count {
                 queues.push("T", 0, unit(i)).unwrap();
             }
@@ -735,7 +740,7 @@ mod tests {
                 prop_assert_eq!(queues.unit("T", 0, i), Some(unit(i)));
             }
             let bounds = RecoverBounds { trusted_end: u64::MAX >> 9, log_min, crashed: false };
-            let again = recover(dir.path(), per_file, 3, bounds).unwrap();
+            let again = recover(&Io::default(), dir.path(), per_file, 3, bounds).unwrap();
             let q = again.get("T", 0).unwrap();
             prop_assert_eq!((q.min_offset(), q.max_offset()), (expected_min, count));
         }
@@ -744,7 +749,7 @@ mod tests {
     #[test]
     fn a_torn_unit_after_the_checkpoint_is_zeroed_on_crash_recovery() {
         let dir = tempfile::tempdir().unwrap();
-        let mut queues = ConsumeQueues::new(dir.path(), 10, 2);
+        let mut queues = ConsumeQueues::new(&Io::default(), dir.path(), 10, 2);
         for i in 0..4 {
             queues.push("T", 0, unit(i)).unwrap();
         }
@@ -759,7 +764,7 @@ mod tests {
             log_min: 0,
             crashed: true,
         };
-        let mut again = recover(dir.path(), 10, 2, bounds).unwrap();
+        let mut again = recover(&Io::default(), dir.path(), 10, 2, bounds).unwrap();
         assert_eq!(again.max_offset("T", 0), 4);
         let bytes = std::fs::read(&path).unwrap();
         assert!(bytes[4 * CQ_UNIT_BYTES..].iter().all(|b| *b == 0));

@@ -70,11 +70,13 @@ impl Indexes {
     pub fn empty(config: &StoreConfig) -> Self {
         Self {
             queues: ConsumeQueues::new(
+                &config.io,
                 &config.consumequeue_dir(),
                 config.cq_units_per_file,
                 config.cq_mapped_files_max,
             ),
             keys: KeyIndex::new(
+                &config.io,
                 &config.keyindex_dir(),
                 config.key_index_slots,
                 config.key_index_entries,

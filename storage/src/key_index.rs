@@ -52,6 +52,7 @@ use std::path::{Path, PathBuf};
 use ringmq_net::codec::{ByteReader, ByteWriter, Decode, Encode, encode_into};
 use ringmq_net::hash::fnv1a64_parts;
 
+use crate::fileio::Io;
 use crate::mmap::MappedFile;
 
 /// Most keys indexed per record (KEYS split on spaces, plus UNIQ_KEY).
@@ -301,6 +302,7 @@ pub struct KeyIndex {
     /// Set by [`KeyIndex::recover`] when the newest file was damaged: the
     /// local log offset from which its records must be re-dispatched.
     pub damage: Option<u64>,
+    io: Io,
 }
 
 /// A key-index query.
@@ -317,8 +319,9 @@ pub struct KeyQuery<'a> {
 }
 
 impl KeyIndex {
-    pub fn new(root: &Path, slots: u32, capacity: u32) -> Self {
+    pub fn new(io: &Io, root: &Path, slots: u32, capacity: u32) -> Self {
         Self {
+            io: io.clone(),
             root: root.to_path_buf(),
             slots: slots.max(1),
             capacity: capacity.max(1),
@@ -372,7 +375,7 @@ impl KeyIndex {
             });
         }
         let path = self.path(local_offset);
-        let mut map = MappedFile::open(&path, self.file_bytes(), true)?;
+        let mut map = MappedFile::open(&self.io, &path, self.file_bytes(), true)?;
         let header = Header {
             slots: self.slots,
             capacity: self.capacity,
@@ -428,7 +431,7 @@ impl KeyIndex {
                 continue;
             }
             let len = Header::file_bytes(header.slots, header.capacity);
-            match MappedFile::open(&self.path(file.name), len, false) {
+            match MappedFile::open(&self.io, &self.path(file.name), len, false) {
                 Ok(map) => walk(map.bytes(), header, hash, query, &mut found),
                 Err(err) => tracing::warn!(%err, name = file.name, "key-index file unreadable"),
             }
@@ -457,14 +460,20 @@ impl KeyIndex {
     /// (blocking; recovery). Files beginning at or after `trusted_end` are
     /// deleted; a file holding entries at or after it, or with a torn
     /// header, is cut to its entries below it and its slots relinked.
-    pub fn recover(root: &Path, slots: u32, capacity: u32, trusted_end: u64) -> io::Result<Self> {
-        let mut index = KeyIndex::new(root, slots, capacity);
+    pub fn recover(
+        io: &Io,
+        root: &Path,
+        slots: u32,
+        capacity: u32,
+        trusted_end: u64,
+    ) -> io::Result<Self> {
+        let mut index = KeyIndex::new(io, root, slots, capacity);
         let names = crate::segment::list(root)?;
         let last_name = names.iter().copied().filter(|n| *n < trusted_end).max();
         for name in names {
             let path = index.path(name);
             if name >= trusted_end {
-                std::fs::remove_file(&path)?;
+                io.remove_file(&path)?;
                 continue;
             }
             let found = read_header(&path)?;
@@ -476,10 +485,10 @@ impl KeyIndex {
                 Some(h) if h.end_offset < trusted_end && !truncated => h,
                 _ => {
                     // Torn or truncated, or entries the log no longer vouches for.
-                    let mut map = MappedFile::open(&path, len, false)?;
+                    let mut map = MappedFile::open(io, &path, len, false)?;
                     let header = repair(&mut map, slots, capacity, trusted_end)?;
                     drop(map);
-                    std::fs::File::open(&path)?.sync_data()?;
+                    io.sync_data(&path, &std::fs::File::open(&path)?)?;
                     header
                 }
             };
@@ -512,7 +521,7 @@ impl KeyIndex {
         }
         if let Some(file) = self.files.pop() {
             let len = Header::file_bytes(file.header.slots, file.header.capacity);
-            let map = MappedFile::open(&self.path(file.name), len, false)?;
+            let map = MappedFile::open(&self.io, &self.path(file.name), len, false)?;
             self.active = Some(Active {
                 name: file.name,
                 header: file.header,
@@ -686,7 +695,7 @@ mod tests {
         #[test]
         fn queries_match_a_model(keys in proptest::collection::vec(0u8..12, 1..150), slots in 1u32..8, capacity in 1u32..20, cut in 0usize..150) {
             let dir = tempfile::tempdir().unwrap();
-            let mut index = KeyIndex::new(dir.path(), slots, capacity);
+            let mut index = KeyIndex::new(&Io::default(), dir.path(), slots, capacity);
             let mut model: Vec<(String, u64)> = Vec::new();
             for (i, k) in keys.iter().enumerate() {
                 let key = format!("k{k}");
@@ -704,7 +713,7 @@ mod tests {
             drop(index);
             // Crash recovery trusting only records below `cut * 10`.
             let trusted_end = cut as u64 * 10;
-            let mut again = KeyIndex::recover(dir.path(), slots, capacity, trusted_end).unwrap();
+            let mut again = KeyIndex::recover(&Io::default(), dir.path(), slots, capacity, trusted_end).unwrap();
             model.retain(|(_, o)| *o < trusted_end);
             for k in 0u8..12 {
                 let key = format!("k{k}");
@@ -720,7 +729,7 @@ mod tests {
     #[test]
     fn a_torn_header_and_tail_are_repaired() {
         let dir = tempfile::tempdir().unwrap();
-        let mut index = KeyIndex::new(dir.path(), 4, 100);
+        let mut index = KeyIndex::new(&Io::default(), dir.path(), 4, 100);
         for i in 0..10u64 {
             index
                 .add("T", &format!("k{}", i % 3), i * 10, 100 + i as i64)
@@ -740,7 +749,7 @@ mod tests {
         // prev) still zeros.
         bytes[at + 14..at + ENTRY_BYTES].fill(0);
         std::fs::write(&path, &bytes).unwrap();
-        let index = KeyIndex::recover(dir.path(), 4, 100, u64::MAX).unwrap();
+        let index = KeyIndex::recover(&Io::default(), dir.path(), 4, 100, u64::MAX).unwrap();
         // Entries 1..=7 survive (offsets 0..=60); 8 was torn, 9 and 10 follow it.
         assert_eq!(index.query(&query("k0", 10)), vec![60, 30, 0]);
         assert_eq!(index.query(&query("k1", 10)), vec![40, 10]);
@@ -751,7 +760,7 @@ mod tests {
     #[test]
     fn a_truncated_file_is_extended_and_repaired() {
         let dir = tempfile::tempdir().unwrap();
-        let mut index = KeyIndex::new(dir.path(), 4, 100);
+        let mut index = KeyIndex::new(&Io::default(), dir.path(), 4, 100);
         for i in 0..10u64 {
             index.add("T", "k", i * 10, 100 + i as i64).unwrap();
         }
@@ -769,14 +778,14 @@ mod tests {
             .unwrap()
             .set_len(cut as u64)
             .unwrap();
-        let index = KeyIndex::recover(dir.path(), 4, 100, 1000).unwrap();
+        let index = KeyIndex::recover(&Io::default(), dir.path(), 4, 100, 1000).unwrap();
         assert_eq!(index.query(&query("k", 100)), vec![40, 30, 20, 10, 0]);
     }
 
     #[test]
     fn retention_drops_whole_files_below_the_log_minimum() {
         let dir = tempfile::tempdir().unwrap();
-        let mut index = KeyIndex::new(dir.path(), 4, 3);
+        let mut index = KeyIndex::new(&Io::default(), dir.path(), 4, 3);
         for i in 0..10u64 {
             index.add("T", "k", i * 10, 100 + i as i64).unwrap();
         }

@@ -24,6 +24,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod consume_queue;
 pub mod error;
+pub mod fileio;
 pub mod indexes;
 pub mod key_index;
 pub mod log_record;

@@ -12,11 +12,12 @@
 //! deletes its index files; a mapped file is never shrunk (recovery
 //! zeroes ranges instead, and deletes only files it does not map).
 
-use std::fs::OpenOptions;
 use std::io;
 use std::os::unix::io::AsRawFd;
 use std::path::Path;
 use std::ptr::NonNull;
+
+use crate::fileio::Io;
 
 /// One file mapped `MAP_SHARED`, read-write, over its whole length.
 #[derive(Debug)]
@@ -33,16 +34,11 @@ unsafe impl Send for MappedFile {}
 impl MappedFile {
     /// Maps the file at `path`, creating it (and extending a shorter one with
     /// zeros, sparse) to exactly `len` bytes. A longer file is refused.
-    pub fn open(path: &Path, len: usize, create: bool) -> io::Result<MappedFile> {
+    pub fn open(io: &Io, path: &Path, len: usize, create: bool) -> io::Result<MappedFile> {
         if create && let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+            io.create_dir_all(dir)?;
         }
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(create)
-            .truncate(false)
-            .open(path)?;
+        let file = io.open(path, create)?;
         let actual = file.metadata()?.len();
         let wanted = len as u64;
         if actual > wanted {
@@ -52,7 +48,7 @@ impl MappedFile {
             ));
         }
         if actual < wanted {
-            file.set_len(wanted)?;
+            io.set_len(path, &file, wanted)?;
         }
         if len == 0 {
             return Err(io::Error::new(
@@ -106,19 +102,6 @@ impl Drop for MappedFile {
     }
 }
 
-/// fdatasyncs the files at `paths` (blocking; run off the event loop).
-/// A file that no longer exists (deleted by retention) is skipped.
-pub fn sync_files(paths: &[std::path::PathBuf]) -> io::Result<()> {
-    for path in paths {
-        match std::fs::File::open(path) {
-            Ok(file) => file.sync_data()?,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
-            Err(err) => return Err(err),
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,13 +111,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a/b/file");
         {
-            let mut map = MappedFile::open(&path, 64, true).unwrap();
+            let mut map = MappedFile::open(&Io::default(), &path, 64, true).unwrap();
             map.bytes_mut()[10] = 7;
         }
         let bytes = std::fs::read(&path).unwrap();
         assert_eq!(bytes.len(), 64);
         assert_eq!(bytes[10], 7);
-        let map = MappedFile::open(&path, 64, false).unwrap();
+        let map = MappedFile::open(&Io::default(), &path, 64, false).unwrap();
         assert_eq!(map.bytes()[10], 7);
     }
 
@@ -143,7 +126,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
         std::fs::write(&path, [0u8; 100]).unwrap();
-        assert!(MappedFile::open(&path, 64, false).is_err());
-        assert!(MappedFile::open(&dir.path().join("missing"), 64, false).is_err());
+        assert!(MappedFile::open(&Io::default(), &path, 64, false).is_err());
+        assert!(MappedFile::open(&Io::default(), &dir.path().join("missing"), 64, false).is_err());
     }
 }

@@ -19,7 +19,7 @@
 //! Without a valid checkpoint (first start, or a version-1 store) the index
 //! directories are cleared and rebuilt from the whole log.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::os::unix::io::AsRawFd;
@@ -30,6 +30,7 @@ use thiserror::Error;
 use crate::checkpoint::Checkpoint;
 use crate::config::{RECORD_BYTES_MAX, SEGMENT_BYTES_MIN, StoreConfig};
 use crate::consume_queue::{self, RecoverBounds};
+use crate::fileio::Io;
 use crate::indexes::{IndexError, Indexes};
 use crate::key_index::{KEYS_PER_RECORD_MAX, KeyIndex};
 use crate::log_record::{self, BLANK_MARKER_BYTES, Scan};
@@ -78,13 +79,15 @@ pub struct Recovered {
 
 pub fn recover(config: &StoreConfig) -> Result<Recovered, OpenError> {
     validate(config)?;
+    let io = &config.io;
     for dir in [
         config.data_dir.clone(),
         config.commitlog_dir(),
         config.consumequeue_dir(),
         config.keyindex_dir(),
     ] {
-        std::fs::create_dir_all(&dir).map_err(io_context(format!("creating {}", dir.display())))?;
+        io.create_dir_all(&dir)
+            .map_err(io_context(format!("creating {}", dir.display())))?;
     }
     let lock = lock_store(config)?;
     let log_dir = config.commitlog_dir();
@@ -113,17 +116,19 @@ pub fn recover(config: &StoreConfig) -> Result<Recovered, OpenError> {
         }
     };
     let (_, last_ts) = walk_log(config, &bases, trusted_end, log_end, Some(&mut indexes))?;
-    sync_indexes(&mut indexes)?;
+    sync_indexes(&config.io, &mut indexes)?;
     let last_store_timestamp = last_ts.max(checkpoint.map_or(0, |cp| cp.last_store_timestamp));
     let fresh = Checkpoint {
         log_flushed: log_end,
         indexed: log_end,
         last_store_timestamp,
     };
-    segment::write_atomically(&config.checkpoint_path(), &fresh.encode())
+    io.write_atomically(&config.checkpoint_path(), &fresh.encode())
         .map_err(io_context("writing checkpoint"))?;
-    File::create(config.abort_path()).map_err(io_context("creating abort marker"))?;
-    segment::sync_dir(&config.data_dir).map_err(io_context("syncing store directory"))?;
+    io.open(&config.abort_path(), true)
+        .map_err(io_context("creating abort marker"))?;
+    io.sync_dir(&config.data_dir)
+        .map_err(io_context("syncing store directory"))?;
     Ok(Recovered {
         lock,
         segment_bases: bases,
@@ -184,11 +189,9 @@ fn validate(config: &StoreConfig) -> Result<(), OpenError> {
 }
 
 fn lock_store(config: &StoreConfig) -> Result<File, OpenError> {
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(config.lock_path())
+    let lock = config
+        .io
+        .open(&config.lock_path(), true)
         .map_err(io_context("opening lock file"))?;
     // SAFETY: the fd belongs to `lock`, alive for the call.
     let rc = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
@@ -219,7 +222,7 @@ fn check_segment_sizes(config: &StoreConfig, bases: &[u64]) -> Result<(), OpenEr
             });
         }
         tracing::warn!(path = %path.display(), actual, "short commit-log segment extended with zeros");
-        segment::create_preallocated(&dir, *base, config.segment_bytes)
+        segment::create_preallocated(&config.io, &dir, *base, config.segment_bytes)
             .map_err(io_context(format!("completing {}", path.display())))?;
     }
     if bases
@@ -366,31 +369,40 @@ fn cut_tail(config: &StoreConfig, bases: &mut Vec<u64>, log_end: u64) -> Result<
     let end_base = log_end - log_end % seg_bytes;
     for base in bases.iter().filter(|b| **b > end_base) {
         let path = segment::path(&dir, *base);
-        std::fs::remove_file(&path).map_err(io_context(format!("removing {}", path.display())))?;
+        config
+            .io
+            .remove_file(&path)
+            .map_err(io_context(format!("removing {}", path.display())))?;
     }
     bases.retain(|b| *b <= end_base);
     if bases.contains(&end_base) {
         let path = segment::path(&dir, end_base);
-        let file = OpenOptions::new()
-            .write(true)
-            .open(&path)
+        let file = config
+            .io
+            .open(&path, false)
             .map_err(io_context(format!("opening {}", path.display())))?;
-        segment::zero_tail(&file, log_end - end_base, seg_bytes)
+        segment::zero_tail(&config.io, &path, &file, log_end - end_base, seg_bytes)
             .map_err(io_context("zeroing log tail"))?;
     }
     for base in bases.iter() {
         let path = segment::path(&dir, *base);
         File::open(&path)
-            .and_then(|f| f.sync_data())
+            .and_then(|f| config.io.sync_data(&path, &f))
             .map_err(io_context(format!("syncing {}", path.display())))?;
     }
-    segment::sync_dir(&dir).map_err(io_context("syncing commitlog dir"))
+    config
+        .io
+        .sync_dir(&dir)
+        .map_err(io_context("syncing commitlog dir"))
 }
 
 fn clear_indexes(config: &StoreConfig) -> Result<(), OpenError> {
     for dir in [config.consumequeue_dir(), config.keyindex_dir()] {
-        std::fs::remove_dir_all(&dir).map_err(io_context(format!("clearing {}", dir.display())))?;
-        std::fs::create_dir_all(&dir).map_err(io_context(format!("creating {}", dir.display())))?;
+        let io = &config.io;
+        io.remove_dir_all(&dir)
+            .map_err(io_context(format!("clearing {}", dir.display())))?;
+        io.create_dir_all(&dir)
+            .map_err(io_context(format!("creating {}", dir.display())))?;
     }
     Ok(())
 }
@@ -418,7 +430,10 @@ fn open_indexes(
         keys = recover_keys(config, trusted)?;
     }
     for path in keys.drop_below_log(log_min) {
-        std::fs::remove_file(&path).map_err(io_context(format!("removing {}", path.display())))?;
+        config
+            .io
+            .remove_file(&path)
+            .map_err(io_context(format!("removing {}", path.display())))?;
     }
     Ok((
         Indexes {
@@ -442,6 +457,7 @@ fn recover_queues(
         crashed,
     };
     consume_queue::recover(
+        &config.io,
         &config.consumequeue_dir(),
         config.cq_units_per_file,
         config.cq_mapped_files_max,
@@ -452,6 +468,7 @@ fn recover_queues(
 
 fn recover_keys(config: &StoreConfig, trusted_end: u64) -> Result<KeyIndex, OpenError> {
     KeyIndex::recover(
+        &config.io,
         &config.keyindex_dir(),
         config.key_index_slots,
         config.key_index_entries,
@@ -461,7 +478,7 @@ fn recover_keys(config: &StoreConfig, trusted_end: u64) -> Result<KeyIndex, Open
 }
 
 /// fdatasyncs every index file written during recovery.
-fn sync_indexes(indexes: &mut Indexes) -> Result<(), OpenError> {
+fn sync_indexes(io: &Io, indexes: &mut Indexes) -> Result<(), OpenError> {
     let mut dirty = indexes.queues.take_dirty();
     dirty.extend(indexes.keys.take_dirty());
     let mut dirs = indexes.queues.take_new_dirs();
@@ -473,9 +490,11 @@ fn sync_indexes(indexes: &mut Indexes) -> Result<(), OpenError> {
     );
     dirs.sort();
     dirs.dedup();
-    crate::mmap::sync_files(&dirty).map_err(io_context("syncing index files"))?;
+    io.sync_paths(&dirty)
+        .map_err(io_context("syncing index files"))?;
     for dir in &dirs {
-        segment::sync_dir(dir).map_err(io_context(format!("syncing {}", dir.display())))?;
+        io.sync_dir(dir)
+            .map_err(io_context(format!("syncing {}", dir.display())))?;
     }
     Ok(())
 }

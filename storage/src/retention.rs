@@ -92,13 +92,12 @@ impl MessageStore {
             doomed.extend(indexes.queues.drop_below_log(new_min));
             doomed.extend(indexes.keys.drop_below_log(new_min));
         }
-        for path in doomed {
-            match compio::fs::remove_file(&path).await {
-                Ok(()) => {}
-                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-                Err(err) => return Err(err),
-            }
-        }
+        let io = self.inner.config.io.clone();
+        compio::runtime::spawn_blocking(move || {
+            doomed.iter().try_for_each(|path| io.remove_file(path))
+        })
+        .await
+        .map_err(|_| std::io::Error::other("segment deletion panicked"))??;
         tracing::info!(base, "deleted expired commit-log segment");
         Ok(())
     }
@@ -112,10 +111,9 @@ impl MessageStore {
         if !crate::log_record::valid_topic_bytes(topic.as_bytes()) {
             return Ok(());
         }
-        match compio::runtime::spawn_blocking(move || std::fs::remove_dir_all(dir)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(err)) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Ok(Err(err)) => Err(err),
+        let io = self.inner.config.io.clone();
+        match compio::runtime::spawn_blocking(move || io.remove_dir_all(&dir)).await {
+            Ok(result) => result,
             Err(_) => Err(std::io::Error::other("topic deletion panicked")),
         }
     }

@@ -42,6 +42,7 @@ use futures::channel::oneshot;
 use crate::checkpoint::Checkpoint;
 use crate::config::{DISK_CHECK_INTERVAL_MS, FaultPoint, FlushMode, RECORD_BYTES_MAX, StoreConfig};
 use crate::error::PutError;
+use crate::fileio::IoOp;
 use crate::indexes::{IndexError, Indexes};
 use crate::log_record::{self, BLANK_MARKER_BYTES};
 use crate::physical_offset::compose;
@@ -419,8 +420,11 @@ impl MessageStore {
         self.inner.index_persist_waiters.borrow_mut().clear();
         self.inner.persist_indexes().await?;
         let abort = self.inner.config.abort_path();
-        compio::fs::remove_file(&abort)
+        let io = self.inner.config.io.clone();
+        compio::runtime::spawn_blocking(move || io.remove_file(&abort))
             .await
+            .map_err(|_| std::io::Error::other("abort marker removal panicked"))
+            .and_then(|result| result)
             .map_err(|err| PutError::ReadOnly(format!("removing abort marker: {err}")))?;
         Ok(())
     }
@@ -600,8 +604,9 @@ impl Inner {
         let dir = self.config.commitlog_dir();
         let len = self.config.segment_bytes;
         let create_dir = dir.clone();
+        let io = self.config.io.clone();
         let created = compio::runtime::spawn_blocking(move || {
-            segment::create_preallocated(&create_dir, base, len)
+            segment::create_preallocated(&io, &create_dir, base, len)
         })
         .await
         .map_err(|_| PutError::SegmentUnavailable("segment creation panicked".into()))?;
@@ -691,9 +696,10 @@ impl Inner {
             dirs.extend(indexes.keys.take_new_dirs());
             (files, dirs)
         };
+        let io = self.config.io.clone();
         let synced = compio::runtime::spawn_blocking(move || {
-            crate::mmap::sync_files(&files)?;
-            dirs.iter().try_for_each(|dir| segment::sync_dir(dir))
+            io.sync_paths(&files)?;
+            dirs.iter().try_for_each(|dir| io.sync_dir(dir))
         })
         .await
         .map_err(|_| std::io::Error::other("index sync panicked"))
@@ -710,13 +716,12 @@ impl Inner {
             last_store_timestamp: self.log.borrow().last_store_timestamp,
         };
         let path = self.config.checkpoint_path();
-        compio::runtime::spawn_blocking(move || {
-            segment::write_atomically(&path, &checkpoint.encode())
-        })
-        .await
-        .map_err(|_| std::io::Error::other("checkpoint writer panicked"))
-        .and_then(|result| result)
-        .map_err(|err| PutError::SegmentUnavailable(format!("writing the checkpoint: {err}")))
+        let io = self.config.io.clone();
+        compio::runtime::spawn_blocking(move || io.write_atomically(&path, &checkpoint.encode()))
+            .await
+            .map_err(|_| std::io::Error::other("checkpoint writer panicked"))
+            .and_then(|result| result)
+            .map_err(|err| PutError::SegmentUnavailable(format!("writing the checkpoint: {err}")))
     }
 }
 
@@ -775,10 +780,18 @@ async fn run_writer(inner: Rc<Inner>) {
         };
         let inline = chunk.bytes.len() <= inner.config.inline_write_bytes_max;
         inner.write_started.set(Some(std::time::Instant::now()));
-        let result = match inner.config.fault(FaultPoint::CommitLogWrite) {
-            Some(err) => (Err(err), chunk),
-            None if inline => (pwrite_all(&file, &chunk.bytes, chunk.at - base), chunk),
-            None => {
+        let ticket = inner.config.io.begin(|| IoOp::Write {
+            path: segment::path(&inner.config.commitlog_dir(), base),
+            at: chunk.at - base,
+            len: chunk.bytes.len() as u64,
+        });
+        let result = match (inner.config.fault(FaultPoint::CommitLogWrite), ticket) {
+            (Some(err), _) | (None, Err(err)) => (Err(err), chunk),
+            (None, Ok(ticket)) if inline => (
+                ticket.end(pwrite_all(&file, &chunk.bytes, chunk.at - base)),
+                chunk,
+            ),
+            (None, Ok(ticket)) => {
                 let Chunk {
                     at,
                     bytes,
@@ -793,7 +806,7 @@ async fn run_writer(inner: Rc<Inner>) {
                     end,
                     reserved_at,
                 };
-                (result, chunk)
+                (ticket.end(result), chunk)
             }
         };
         inner.write_started.set(None);
@@ -917,15 +930,26 @@ async fn flush_once(inner: &Inner) -> bool {
     let seg_bytes = inner.config.segment_bytes;
     let first = from - from % seg_bytes;
     let last = target.saturating_sub(1) - target.saturating_sub(1) % seg_bytes;
-    let files: Vec<File> = inner
+    let files: Vec<(u64, File)> = inner
         .log
         .borrow()
         .segments
         .range(first..=last)
-        .map(|(_, f)| f.clone())
+        .map(|(base, f)| (*base, f.clone()))
         .collect();
     let started = std::time::Instant::now();
-    for file in files {
+    for (base, file) in files {
+        let ticket = inner
+            .config
+            .io
+            .begin(|| IoOp::Sync(segment::path(&inner.config.commitlog_dir(), base)));
+        let ticket = match ticket {
+            Ok(ticket) => ticket,
+            Err(err) => {
+                inner.enter_read_only(format!("fdatasync failed: {err}"));
+                return false;
+            }
+        };
         let result = match inner.config.fault(FaultPoint::CommitLogSync) {
             // Injected slow disk: the sync succeeds, but late.
             Some(err) if err.kind() == std::io::ErrorKind::TimedOut => {
@@ -935,7 +959,7 @@ async fn flush_once(inner: &Inner) -> bool {
             Some(err) => Err(err),
             None => file.sync_data().await,
         };
-        if let Err(err) = result {
+        if let Err(err) = ticket.end(result) {
             inner.enter_read_only(format!("fdatasync failed: {err}"));
             return false;
         }
