@@ -230,7 +230,16 @@ impl ExtraInfo {
             return Err(ExtraInfoError::TooLong(text.len()));
         }
         let fields: Vec<&str> = text.split(EXTRA_INFO_SEPARATOR).collect();
-        let &[ck, pop, invisible, revive, retry, broker, queue, ref rest @ ..] = fields.as_slice()
+        let &[
+            ck,
+            pop,
+            invisible,
+            revive,
+            retry,
+            broker,
+            queue,
+            ref rest @ ..,
+        ] = fields.as_slice()
         else {
             return Err(ExtraInfoError::FieldCount(fields.len()));
         };
