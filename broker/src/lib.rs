@@ -53,6 +53,7 @@ pub mod metrics;
 pub mod offsets;
 pub mod outbound;
 pub mod persist;
+pub mod pop;
 pub mod processor;
 pub mod registration;
 pub mod schedule;

@@ -144,6 +144,18 @@ pub mod request {
         /// The lite pull consumer's pull: same header and response as
         /// [`PULL_MESSAGE`].
         LITE_PULL_MESSAGE = 361,
+        /// RocketMQ 5.x POP consumption (`header::pop`). Above the binary
+        /// header's i16, so only JSON-serialized commands carry them (as in
+        /// Java, whose 5.x clients send JSON).
+        POP_MESSAGE = 200050,
+        /// Acknowledges one popped message.
+        ACK_MESSAGE = 200051,
+        /// Reads without taking a message (no checkpoint).
+        PEEK_MESSAGE = 200052,
+        /// Moves one popped message's invisibility deadline.
+        CHANGE_MESSAGE_INVISIBLETIME = 200053,
+        /// Long-polls until a pop would find a message.
+        NOTIFICATION = 200054,
         /// ringmq-private range 30000..=30099 (no RocketMQ 4.x or 5.x code
         /// is in it: theirs stop at 3010 and resume at 200000 for pop, and
         /// the binary header carries the code as an i16, so the range stays
@@ -202,6 +214,14 @@ pub mod response {
         UPDATE_GLOBAL_WHITE_ADDRS_CONFIG_FAILED = 211,
         FLOW_CONTROL = 215,
     }
+
+    /// RocketMQ 5.x `POLLING_FULL`: too many pops/notifications are waiting.
+    /// Same number as 4.x's [`UPDATE_AND_CREATE_ACL_CONFIG_FAILED`] (5.x
+    /// renumbered), so it stays outside the name table.
+    pub const POLLING_FULL: i32 = 209;
+    /// RocketMQ 5.x `POLLING_TIMEOUT`: a long-polling pop found nothing in
+    /// its poll time (shares 4.x's [`DELETE_ACL_CONFIG_FAILED`] number).
+    pub const POLLING_TIMEOUT: i32 = 210;
 }
 
 /// Who sent a command (`LanguageCode.java`). On the wire it is a byte in the

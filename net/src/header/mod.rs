@@ -19,7 +19,7 @@
 //! else is false, so a boolean is never invalid).
 //!
 //! Submodules group the headers by who exchanges them:
-//! [`send`], [`pull`], [`offset`], [`client`], [`transaction`], [`query`],
+//! [`send`], [`pull`], [`pop`], [`offset`], [`client`], [`transaction`], [`query`],
 //! [`admin`], [`namesrv`] and [`consumer_admin`] (broker → client calls).
 
 use std::collections::BTreeMap;
@@ -30,6 +30,7 @@ pub mod consumer_admin;
 pub mod namesrv;
 pub mod offset;
 pub mod ops;
+pub mod pop;
 pub mod pull;
 pub mod query;
 pub mod send;
@@ -42,6 +43,7 @@ pub use consumer_admin::*;
 pub use namesrv::*;
 pub use offset::*;
 pub use ops::*;
+pub use pop::*;
 pub use pull::*;
 pub use query::*;
 pub use send::*;
