@@ -15,3 +15,32 @@
 pub mod pb {
     tonic::include_proto!("apache.rocketmq.v2");
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::pb;
+    use prost::Message;
+
+    #[test]
+    fn a_message_round_trips_and_garbage_is_an_error() {
+        let message = pb::Message {
+            topic: Some(pb::Resource {
+                resource_namespace: String::new(),
+                name: "T".into(),
+            }),
+            user_properties: [("k".to_owned(), "v".to_owned())].into(),
+            system_properties: Some(pb::SystemProperties {
+                tag: Some("TagA".into()),
+                keys: vec!["key1".into()],
+                message_id: "01".into(),
+                message_group: Some("g".into()),
+                ..Default::default()
+            }),
+            body: b"hello".to_vec(),
+        };
+        let bytes = message.encode_to_vec();
+        assert_eq!(pb::Message::decode(bytes.as_slice()).unwrap(), message);
+        assert!(pb::Message::decode(&[0xff, 0xff, 0xff][..]).is_err());
+    }
+}
