@@ -6,8 +6,8 @@
 //!
 //! Production runs with no [`IoHook`]: each helper is the plain syscall
 //! behind one `Option` check, no allocation and no dynamic call (the op and
-//! its path are only built when a hook is set). With a hook (the power-loss
-//! model, [`crate::power_model`]), [`IoHook::before`] sees each operation
+//! its path are only built when a hook is set). With a hook (tests; the
+//! power-loss model is to be built on it), [`IoHook::before`] sees each operation
 //! before it runs and may refuse it (power is off), and [`IoHook::after`]
 //! sees it completed and may still report it failed (power went off while
 //! it ran, so its outcome is unknown to the caller).
@@ -105,11 +105,6 @@ impl Io {
     /// Real I/O watched by `hook`.
     pub fn with_hook(hook: Arc<dyn IoHook>) -> Self {
         Self { hook: Some(hook) }
-    }
-
-    /// Whether a hook watches (then callers may spend on building ops).
-    pub fn is_watched(&self) -> bool {
-        self.hook.is_some()
     }
 
     /// Starts an operation; `op` is only called when a hook watches.

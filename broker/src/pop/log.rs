@@ -27,7 +27,7 @@
 //!
 //! Integers are big-endian through the shared codec (`ringmq_net::codec`).
 
-use ringmq_net::codec::ByteReader;
+use ringmq_net::codec::{ByteReader, ByteWriter};
 
 /// Offsets one checkpoint covers at most (Java's maxMsgNums bound is 32).
 pub const CHECKPOINT_SPAN_MAX: u8 = 32;
@@ -81,55 +81,57 @@ pub enum EncodeError {
     NameTooLong(usize),
     #[error("checkpoint covers {0} offsets, at most {CHECKPOINT_SPAN_MAX}")]
     Span(u8),
+    #[error("record longer than {RECORD_MAX} bytes")]
+    TooLong,
 }
 
-fn put_name(out: &mut Vec<u8>, name: &str) -> Result<(), EncodeError> {
+fn put_name(w: &mut ByteWriter<'_>, name: &str) -> Result<(), EncodeError> {
     let len = u16::try_from(name.len())
         .ok()
         .filter(|len| usize::from(*len) <= NAME_MAX)
         .ok_or(EncodeError::NameTooLong(name.len()))?;
-    out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(name.as_bytes());
+    w.bytes(&len.to_be_bytes()).bytes(name.as_bytes());
     Ok(())
 }
 
 impl LogRecord {
     /// The framed bytes of this record.
     pub fn encode(&self) -> Result<Vec<u8>, EncodeError> {
-        let mut body = Vec::with_capacity(64);
+        let mut body = [0u8; RECORD_MAX];
+        let mut w = ByteWriter::new(&mut body);
         match self {
             LogRecord::Checkpoint(ck) => {
                 if ck.count > CHECKPOINT_SPAN_MAX {
                     return Err(EncodeError::Span(ck.count));
                 }
-                body.push(KIND_CHECKPOINT);
-                body.extend_from_slice(&ck.id.to_be_bytes());
-                body.extend_from_slice(&ck.pop_time.to_be_bytes());
-                body.extend_from_slice(&ck.invisible_time.to_be_bytes());
-                body.extend_from_slice(&ck.queue_id.to_be_bytes());
-                body.extend_from_slice(&ck.start_offset.to_be_bytes());
-                body.push(ck.count);
-                body.extend_from_slice(&ck.pending.to_be_bytes());
-                body.push(if ck.fifo { FLAG_FIFO } else { 0 });
-                body.extend_from_slice(&ck.attempts.to_be_bytes());
-                put_name(&mut body, &ck.group)?;
-                put_name(&mut body, &ck.topic)?;
+                w.u8(KIND_CHECKPOINT)
+                    .u64(ck.id)
+                    .i64(ck.pop_time)
+                    .i64(ck.invisible_time)
+                    .i32(ck.queue_id)
+                    .i64(ck.start_offset)
+                    .u8(ck.count)
+                    .u32(ck.pending)
+                    .u8(if ck.fifo { FLAG_FIFO } else { 0 })
+                    .i32(ck.attempts);
+                put_name(&mut w, &ck.group)?;
+                put_name(&mut w, &ck.topic)?;
             }
             LogRecord::Ack { id, bit } => {
-                body.push(KIND_ACK);
-                body.extend_from_slice(&id.to_be_bytes());
-                body.push(*bit);
+                w.u8(KIND_ACK).u64(*id).u8(*bit);
             }
             LogRecord::Done { id } => {
-                body.push(KIND_DONE);
-                body.extend_from_slice(&id.to_be_bytes());
+                w.u8(KIND_DONE).u64(*id);
             }
         }
-        let mut out = Vec::with_capacity(FRAME_BYTES + body.len());
-        // body.len() <= RECORD_MAX, far below u32::MAX.
-        out.extend_from_slice(&(body.len() as u32).to_be_bytes());
-        out.extend_from_slice(&crc32fast::hash(&body).to_be_bytes());
-        out.extend_from_slice(&body);
+        // Names are bounded by NAME_MAX, so a record always fits RECORD_MAX.
+        let len = w.finish().map_err(|_| EncodeError::TooLong)?;
+        let body = body.get(..len).ok_or(EncodeError::TooLong)?;
+        let mut out = vec![0u8; FRAME_BYTES + len];
+        let mut frame = ByteWriter::new(&mut out);
+        // len <= RECORD_MAX, far below u32::MAX.
+        frame.u32(len as u32).u32(crc32fast::hash(body)).bytes(body);
+        frame.finish().map_err(|_| EncodeError::TooLong)?;
         Ok(out)
     }
 

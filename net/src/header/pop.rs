@@ -269,11 +269,7 @@ impl ExtraInfo {
 
     /// The receipt text, as Java's `ExtraInfoUtil.buildExtraInfo`.
     pub fn render(&self) -> String {
-        let flag = if self.retry {
-            RETRY_FLAG_RETRY
-        } else {
-            RETRY_FLAG_NORMAL
-        };
+        let flag = retry_flag(self.retry);
         let mut text = format!(
             "{} {} {} {} {} {} {}",
             self.ck_queue_offset,
