@@ -58,6 +58,11 @@ pub struct TopicConfig {
     pub topic_sys_flag: i32,
     #[serde(default)]
     pub order: bool,
+    /// RocketMQ 5 topic attributes, e.g. `message.type`
+    /// ([`ringmq_net::topic_attributes`]); written only when present, so a
+    /// 4.x tool reads the same JSON as before.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
 }
 
 fn single_tag() -> String {
@@ -75,7 +80,18 @@ impl TopicConfig {
             topic_filter_type: single_tag(),
             topic_sys_flag: 0,
             order: false,
+            attributes: BTreeMap::new(),
         }
+    }
+
+    /// The message type the topic accepts, `None` for every type.
+    pub fn message_type(&self) -> Option<ringmq_net::topic_attributes::MessageType> {
+        ringmq_net::topic_attributes::message_type(&self.attributes)
+    }
+
+    /// Whether the topic accepts a message of type `kind`.
+    pub fn accepts(&self, kind: ringmq_net::topic_attributes::MessageType) -> bool {
+        ringmq_net::topic_attributes::accepts(&self.attributes, kind)
     }
 
     pub fn is_readable(&self) -> bool {

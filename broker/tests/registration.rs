@@ -99,6 +99,7 @@ fn broker_registers_at_start_on_topic_creation_and_unregisters_at_shutdown() {
                 topic_filter_type: "SINGLE_TAG".into(),
                 topic_sys_flag: None,
                 order: false,
+                attributes: None,
             },
         ),
     );

@@ -38,4 +38,5 @@ pub mod message_id;
 pub mod properties;
 pub mod record;
 pub mod topic;
+pub mod topic_attributes;
 pub mod validate;

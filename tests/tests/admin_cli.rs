@@ -68,6 +68,10 @@ fn admin_commands_report_what_the_cluster_holds() {
     // topic create, then route and list see it.
     let created = admin_json(&ns, &["topic", "create", &topic, "--queues", "2"]);
     assert_eq!(created["queues"], 2);
+    assert!(created["messageType"].is_null(), "{created}");
+    let typed = unique_name("AdminTyped");
+    let created = admin_json(&ns, &["topic", "create", &typed, "--message-type", "DELAY"]);
+    assert_eq!(created["messageType"], "DELAY", "{created}");
     cluster
         .nameserver
         .wait_route(&topic, &[broker.as_str()])

@@ -18,7 +18,10 @@ use super::{Reply, error, header, json_body, success};
 use crate::groups::SubscriptionGroupConfig;
 use crate::shard::Shard;
 use crate::state::{ControlEvent, lock};
-use crate::topics::{TOPIC_QUEUE_NUMS_MAX, TopicConfig, is_system_topic, validate_topic_name};
+use crate::topics::{
+    TOPIC_QUEUE_NUMS_MAX, TopicConfig, TopicTable, is_system_topic, validate_topic_name,
+};
+use ringmq_net::topic_attributes::{self, AttributeError};
 
 fn json_reply<T: Serialize>(req: &RemotingCommand, value: &T) -> Reply {
     match ringmq_net::body::encode_json(value) {
@@ -52,6 +55,11 @@ pub fn create_topic(shard: &Rc<Shard>, req: &RemotingCommand) -> Reply {
             format!("readQueueNums and writeQueueNums must be within 1..={TOPIC_QUEUE_NUMS_MAX}"),
         );
     }
+    let mut table = lock(&shard.state.topics);
+    let attributes = match topic_attributes(&table, &head) {
+        Ok(attributes) => attributes,
+        Err(err) => return error(req, response::SYSTEM_ERROR, err.to_string()),
+    };
     let topic = TopicConfig {
         topic_name: head.topic.clone(),
         read_queue_nums: head.read_queue_nums,
@@ -64,13 +72,27 @@ pub fn create_topic(shard: &Rc<Shard>, req: &RemotingCommand) -> Reply {
         },
         topic_sys_flag: head.topic_sys_flag.unwrap_or(0),
         order: head.order,
+        attributes,
     };
-    match lock(&shard.state.topics).upsert(topic) {
+    let upserted = table.upsert(topic);
+    drop(table);
+    match upserted {
         Ok(true) => shard.state.signal(ControlEvent::TopicsChanged),
         Ok(false) => {}
         Err(refusal) => return error(req, refusal.code, refusal.remark),
     }
     Reply::command(success(req))
+}
+
+/// The attributes a created or updated topic ends with: the header's
+/// changes applied to the existing topic's (none when it is new).
+fn topic_attributes(
+    table: &TopicTable,
+    head: &CreateTopicRequestHeader,
+) -> Result<BTreeMap<String, String>, AttributeError> {
+    let changes = topic_attributes::parse_changes(head.attributes.as_deref().unwrap_or(""))?;
+    let current = table.get(&head.topic).map(|topic| &topic.attributes);
+    topic_attributes::apply_changes(current, &changes)
 }
 
 /// DELETE_TOPIC_IN_BROKER: forgets the topic, its committed offsets and

@@ -44,6 +44,8 @@ pub struct TopicSpec {
     pub perm: i32,
     /// Ordered topic.
     pub order: bool,
+    /// The RocketMQ 5 message type the topic accepts (`None`: every type).
+    pub message_type: Option<ringmq_net::topic_attributes::MessageType>,
 }
 
 /// `SubscriptionGroupWrapper` as GET_ALL_SUBSCRIPTIONGROUP_CONFIG answers.
@@ -159,6 +161,9 @@ impl Admin {
                 topic_filter_type: "SINGLE_TAG".to_owned(),
                 topic_sys_flag: Some(0),
                 order: spec.order,
+                attributes: spec
+                    .message_type
+                    .map(ringmq_net::topic_attributes::message_type_change),
             },
         );
         self.call(addr, "create topic", req).await?;

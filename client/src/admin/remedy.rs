@@ -317,6 +317,7 @@ impl Admin {
             queues: i32::try_from(queues.max(1)).unwrap_or(1),
             perm,
             order: false,
+            message_type: None,
         };
         self.create_topic(&q.addr, &spec).await
     }

@@ -206,6 +206,7 @@ fn spec(topic: &str, form: &TopicForm) -> Result<TopicSpec, ActionError> {
         queues: form.queues,
         perm: form.perm,
         order: form.order.as_deref() == Some("true"),
+        message_type: None,
     })
 }
 

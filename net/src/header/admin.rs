@@ -24,6 +24,9 @@ command_header! {
         pub topic_sys_flag: Option<i32> = "topicSysFlag",
         /// `order`.
         pub order: bool = "order",
+        /// `attributes` (RocketMQ 5): changes to the topic's attributes,
+        /// e.g. `+message.type=FIFO` ([`crate::topic_attributes`]).
+        pub attributes: Option<String> = "attributes",
     }
 }
 

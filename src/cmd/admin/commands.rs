@@ -380,8 +380,10 @@ async fn topic_upsert(admin: &Admin, args: TopicSpecArgs, update: bool) -> anyho
         queues: args.queues,
         perm,
         order: args.order,
+        message_type: args.message_type.map(Into::into),
     };
-    let mut table = Table::new(&["TOPIC", "BROKER", "QUEUES", "PERM", "ORDER"]);
+    let message_type = spec.message_type.map_or("ANY", |kind| kind.as_str());
+    let mut table = Table::new(&["TOPIC", "BROKER", "QUEUES", "PERM", "ORDER", "TYPE"]);
     for (name, addr) in &targets {
         admin.create_topic(addr, &spec).await?;
         table.row(vec![
@@ -390,12 +392,14 @@ async fn topic_upsert(admin: &Admin, args: TopicSpecArgs, update: bool) -> anyho
             spec.queues.to_string(),
             perm_name(perm).to_owned(),
             spec.order.to_string(),
+            message_type.to_owned(),
         ]);
     }
     let names: Vec<&str> = targets.iter().map(|t| t.0.as_str()).collect();
     Ok(Report {
         json: json!({"topic": spec.topic, "queues": spec.queues, "perm": perm,
-            "order": spec.order, "brokers": names}),
+            "order": spec.order, "messageType": spec.message_type.map(|kind| kind.as_str()),
+            "brokers": names}),
         table,
     })
 }

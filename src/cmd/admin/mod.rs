@@ -180,9 +180,34 @@ pub struct TopicSpecArgs {
     /// An ordered topic.
     #[arg(long)]
     pub order: bool,
+    /// The RocketMQ 5 message type the topic accepts (default: every type).
+    #[arg(long, value_enum)]
+    pub message_type: Option<MessageTypeArg>,
     /// Only on this broker (default: every master).
     #[arg(long)]
     pub broker: Option<String>,
+}
+
+/// `--message-type` values (`ringmq_net::topic_attributes::MessageType`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+#[value(rename_all = "UPPER")]
+pub enum MessageTypeArg {
+    Normal,
+    Fifo,
+    Delay,
+    Transaction,
+}
+
+impl From<MessageTypeArg> for ringmq_net::topic_attributes::MessageType {
+    fn from(arg: MessageTypeArg) -> Self {
+        use ringmq_net::topic_attributes::MessageType;
+        match arg {
+            MessageTypeArg::Normal => MessageType::Normal,
+            MessageTypeArg::Fifo => MessageType::Fifo,
+            MessageTypeArg::Delay => MessageType::Delay,
+            MessageTypeArg::Transaction => MessageType::Transaction,
+        }
+    }
 }
 
 #[derive(clap::Subcommand, Debug)]

@@ -52,6 +52,7 @@ async fn create_with(
             topic_filter_type: "SINGLE_TAG".to_string(),
             topic_sys_flag: None,
             order: false,
+            attributes: None,
         };
         let reply = instance
             .invoke(

@@ -106,6 +106,7 @@ pub async fn create_topic(admin: &Admin, topic: &str, queues: i32) {
         queues,
         perm: PERM_READ_WRITE,
         order: false,
+        message_type: None,
     };
     for b in admin.masters(None).await.unwrap() {
         admin.create_topic(&b.addr, &spec).await.unwrap();

@@ -303,6 +303,7 @@ impl Admin {
                     queues,
                     perm: PERM_READ_WRITE,
                     order: false,
+                    message_type: None,
                 };
                 self.create_topic(addr, &spec).await?;
                 Ok(queues)
