@@ -183,6 +183,10 @@ pub struct ConsumeQueues {
     dirty: HashMap<MapKey, PathBuf>,
     /// Files created since then (their directory entries need a sync).
     created: Vec<PathBuf>,
+    /// Directories files were removed from (recovery, retention) since the
+    /// last [`ConsumeQueues::take_new_dirs`]: an unlink not yet covered by
+    /// a directory fsync comes back after a power loss.
+    unlinked_in: Vec<PathBuf>,
     /// Set by [`recover`]: the lowest local log offset from which a damaged
     /// queue's records must be re-dispatched.
     pub damage: Option<u64>,
@@ -204,6 +208,7 @@ impl ConsumeQueues {
             },
             dirty: HashMap::new(),
             created: Vec::new(),
+            unlinked_in: Vec::new(),
             damage: None,
         }
     }
@@ -337,7 +342,8 @@ impl ConsumeQueues {
     }
 
     /// Directories whose entries changed since the last call (new files,
-    /// new queue and topic directories), to be fsync'd.
+    /// new queue and topic directories, removed files), to be fsync'd
+    /// before a checkpoint covers the change.
     pub fn take_new_dirs(&mut self) -> Vec<PathBuf> {
         let mut dirs: Vec<PathBuf> = self
             .created
@@ -350,14 +356,23 @@ impl ConsumeQueues {
                     .collect::<Vec<_>>()
             })
             .collect();
+        dirs.append(&mut self.unlinked_in);
         dirs.sort();
         dirs.dedup();
         dirs
     }
 
+    /// Records directories whose entries changed elsewhere (a recovery
+    /// pass whose result was replaced), for the next
+    /// [`ConsumeQueues::take_new_dirs`].
+    pub fn note_changed_dirs(&mut self, dirs: Vec<PathBuf>) {
+        self.unlinked_in.extend(dirs);
+    }
+
     /// Raises every queue's minimum to its first unit whose record is at or
     /// after local log offset `log_min`, unmapping whole files below it
-    /// (never a queue's last file). Returns the files to delete.
+    /// (never a queue's last file). Returns the files to delete (the caller
+    /// syncs their directories).
     pub fn drop_below_log(&mut self, log_min: u64) -> Vec<PathBuf> {
         let mut doomed = Vec::new();
         let keys: Vec<(String, i32)> = self
@@ -483,7 +498,17 @@ pub fn recover(
                 continue;
             };
             let per_file = queues.units_per_file;
-            if let Some(found) = recover_queue(io, &queue_dir.path(), per_file, bounds)? {
+            let found = recover_queue(io, &queue_dir.path(), per_file, bounds)?;
+            if let Some(found) = found.filter(|f| f.removed_files) {
+                queues.unlinked_in.push(queue_dir.path());
+                tracing::debug!(
+                    topic,
+                    queue_id,
+                    max = found.max,
+                    "consume-queue files removed"
+                );
+            }
+            if let Some(found) = found {
                 queues.insert_queue(&topic, queue_id, found.min, found.max);
                 if let Some(point) = found.damage {
                     tracing::warn!(
@@ -543,6 +568,8 @@ struct RecoveredQueue {
     /// full file): the local log offset from which this queue's records
     /// must be re-dispatched.
     damage: Option<u64>,
+    /// Files were removed from the queue's directory.
+    removed_files: bool,
 }
 
 /// Recovers one queue directory; `None` if it holds no file.
@@ -585,8 +612,10 @@ fn recover_queue(
             break;
         }
     }
+    let mut removed_files = false;
     for first in firsts.drain(keep..) {
         remove(io, dir, first)?;
+        removed_files = true;
     }
     // The last file whose first unit is trusted; later files are dropped.
     while let Some(&last) = firsts.last() {
@@ -594,6 +623,7 @@ fn recover_queue(
             break;
         }
         remove(io, dir, last)?;
+        removed_files = true;
         firsts.pop();
     }
     let (Some(&first_file), Some(&last_file)) = (firsts.first(), firsts.last()) else {
@@ -619,6 +649,7 @@ fn recover_queue(
             break;
         }
         remove(io, dir, first_file)?;
+        removed_files = true;
         first_file += per_file;
     }
     let head = open(first_file)?;
@@ -643,7 +674,12 @@ fn recover_queue(
     } else {
         None
     };
-    Ok(Some(RecoveredQueue { min, max, damage }))
+    Ok(Some(RecoveredQueue {
+        min,
+        max,
+        damage,
+        removed_files,
+    }))
 }
 
 fn remove(io: &Io, dir: &Path, first: i64) -> io::Result<()> {
