@@ -493,7 +493,10 @@ fn recover_keys(config: &StoreConfig, trusted_end: u64) -> Result<KeyIndex, Open
 /// by its directory's fsync comes back after a power loss, and the
 /// checkpoint written next would then trust it).
 fn sync_indexes(io: &Io, indexes: &mut Indexes) -> Result<(), OpenError> {
-    let mut dirty = indexes.queues.take_dirty();
+    let mut dirty = indexes
+        .queues
+        .take_dirty()
+        .map_err(io_context("writing consume-queue units"))?;
     dirty.extend(indexes.keys.take_dirty());
     let mut dirs = indexes.queues.take_new_dirs();
     dirs.extend(indexes.keys.take_new_dirs());
