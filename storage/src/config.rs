@@ -16,10 +16,10 @@ pub const SEGMENT_BYTES_MIN: u64 = 4096;
 pub const RECORD_BYTES_MAX: usize = 4 * 1024 * 1024;
 /// RocketMQ's consume-queue file size in 20-byte units.
 pub const CQ_UNITS_PER_FILE_DEFAULT: u64 = 300_000;
-/// Most consume-queue files mapped at once (least recently used unmapped);
-/// with the default 300,000 units per file that is 6 GiB of address space
-/// and no file descriptors (a mapping keeps none).
-pub const CQ_MAPPED_FILES_MAX_DEFAULT: usize = 1024;
+/// Most consume-queue files kept open at once per store (least recently
+/// used closed): one file descriptor each. (The name is from when they were
+/// memory-mapped.)
+pub const CQ_MAPPED_FILES_MAX_DEFAULT: usize = 128;
 /// Commit-log writes up to this size are plain `pwrite`s on the shard's
 /// loop instead of io_uring WRITEs (see `StoreConfig::inline_write_bytes_max`).
 pub const INLINE_WRITE_BYTES_MAX_DEFAULT: usize = 0;
@@ -95,7 +95,7 @@ pub struct StoreConfig {
     /// through io_uring. The trade-off: a `pwrite` can stall the loop when
     /// the kernel throttles dirty pages. 0 = always io_uring.
     pub inline_write_bytes_max: usize,
-    /// Most consume-queue files kept mapped at once.
+    /// Most consume-queue files kept open at once (one descriptor each).
     pub cq_mapped_files_max: usize,
     /// Slot-table size of one key-index file (RocketMQ: 5,000,000).
     pub key_index_slots: u32,

@@ -1,7 +1,7 @@
 //! Consume queues: per (topic, queueId), the index from logical offset to
 //! the record's place in the commit log, kept on disk in RocketMQ's shape
-//! and read through memory maps, so that memory does not grow with the
-//! number of messages.
+//! and read with `pread`, so that memory does not grow with the number of
+//! messages and a failing disk is an I/O error, never a SIGBUS.
 //!
 //! Files: `consumequeue/<topic>/<queueId>/<20-digit byte offset>`, each
 //! exactly `units_per_file * 20` bytes (created sparse), holding the units
@@ -17,12 +17,19 @@
 //!
 //! A unit with size <= 0 or phys < 0 (never written: zeros) is empty.
 //!
-//! In memory each queue is only `(min_offset, max_offset)`; the files are
-//! mapped on demand through a cache of at most `cq_mapped_files_max`
-//! mappings (least recently used evicted; a mapping costs no descriptor).
-//! Units are written into the mapping by the index rebuilder and made
-//! durable by the periodic index flush ([`ConsumeQueues::take_dirty`] +
-//! fdatasync), which then records the checkpoint's `indexed` offset.
+//! In memory each queue is `(min_offset, max_offset)` plus its **tail**:
+//! the units appended since they were last written (at most
+//! [`TAIL_UNITS_MAX`], one file's worth at a time). The index rebuilder
+//! appends units to the tail and writes every tail with one `pwrite` per
+//! queue after each dispatched chunk ([`ConsumeQueues::write_tails`]);
+//! reads look at the tail first, then `pread` the file, through a cache of
+//! at most `cq_mapped_files_max` open files (least recently used closed).
+//! An I/O error reading a unit reads as no unit (logged), never as a
+//! signal: these files used to be memory-mapped, and a mapped page the
+//! disk cannot read kills the process. The periodic index flush
+//! ([`ConsumeQueues::take_dirty`], which writes the tails first, +
+//! fdatasync) then records the checkpoint's `indexed` offset; a tail lost
+//! to a crash is re-dispatched from the log like any unit past it.
 //!
 //! Start-up ([`recover`]) never reads the units into memory: per queue it
 //! lists the files and binary-searches the last one for the end of the
@@ -40,11 +47,12 @@ use std::path::{Path, PathBuf};
 use ringmq_net::codec::{ByteReader, ByteWriter, Decode, Encode, encode_into};
 
 use crate::fileio::Io;
-use crate::mmap::MappedFile;
 use crate::physical_offset::local_of;
 
 /// Bytes per consume-queue unit.
 pub const CQ_UNIT_BYTES: usize = 20;
+/// Most units a queue's tail holds before it is written out.
+pub const TAIL_UNITS_MAX: usize = 256;
 
 /// One consume-queue unit (layout in the module doc).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,15 +132,18 @@ impl ConsumeQueue {
 
 type MapKey = (u32, i64);
 
-/// Bounded cache of mapped consume-queue files.
+/// Bounded cache of open consume-queue files.
 #[derive(Debug)]
-struct MapCache {
+struct FileCache {
     limit: usize,
     tick: u64,
-    files: HashMap<MapKey, (MappedFile, u64)>,
+    files: HashMap<MapKey, (std::fs::File, u64)>,
 }
 
-impl MapCache {
+impl FileCache {
+    /// The open file for `key`; with `create`, the file (and its directory)
+    /// is created, and a shorter one extended with zeros (sparse), to
+    /// `file_bytes`.
     fn get(
         &mut self,
         io: &Io,
@@ -140,22 +151,22 @@ impl MapCache {
         file_bytes: usize,
         create: bool,
         path: impl FnOnce() -> PathBuf,
-    ) -> io::Result<&mut MappedFile> {
+    ) -> io::Result<&std::fs::File> {
         self.tick += 1;
         let tick = self.tick;
         if !self.files.contains_key(&key) {
             if self.files.len() >= self.limit.max(1) {
                 self.evict_one();
             }
-            let map = MappedFile::open(io, &path(), file_bytes, create)?;
-            self.files.insert(key, (map, tick));
+            let file = open_sized(io, &path(), file_bytes, create)?;
+            self.files.insert(key, (file, tick));
         }
         let entry = self
             .files
             .get_mut(&key)
-            .ok_or_else(|| io::Error::other("mapping vanished"))?;
+            .ok_or_else(|| io::Error::other("open file vanished"))?;
         entry.1 = tick;
-        Ok(&mut entry.0)
+        Ok(&entry.0)
     }
 
     fn evict_one(&mut self) {
@@ -170,6 +181,53 @@ impl MapCache {
     }
 }
 
+/// Opens a consume-queue file of exactly `len` bytes, creating it (and
+/// its directory) with `create`; a longer file is refused.
+fn open_sized(io: &Io, path: &Path, len: usize, create: bool) -> io::Result<std::fs::File> {
+    if create && let Some(dir) = path.parent() {
+        io.create_dir_all(dir)?;
+    }
+    let file = io.open(path, create)?;
+    let actual = file.metadata()?.len();
+    let wanted = len as u64;
+    if actual > wanted {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{} is {actual} bytes, expected {wanted}", path.display()),
+        ));
+    }
+    if actual < wanted {
+        io.set_len(path, &file, wanted)?;
+    }
+    Ok(file)
+}
+
+/// A queue's units appended and not yet written: contiguous, in one file.
+#[derive(Debug)]
+struct Tail {
+    /// First logical offset of the file.
+    first: i64,
+    /// Logical offset of the first unit held.
+    from: i64,
+    /// The encoded units.
+    bytes: Vec<u8>,
+    path: PathBuf,
+}
+
+impl Tail {
+    fn end(&self) -> i64 {
+        self.from + (self.bytes.len() / CQ_UNIT_BYTES) as i64
+    }
+
+    fn unit(&self, logical: i64) -> Option<CqUnit> {
+        if logical < self.from || logical >= self.end() {
+            return None;
+        }
+        let at = usize::try_from(logical - self.from).ok()? * CQ_UNIT_BYTES;
+        CqUnit::decode(self.bytes.get(at..)?).ok()
+    }
+}
+
 /// All consume queues of a store, by topic then queue id, and the cache of
 /// their mapped files.
 #[derive(Debug)]
@@ -178,11 +236,17 @@ pub struct ConsumeQueues {
     units_per_file: i64,
     topics: HashMap<String, HashMap<i32, ConsumeQueue>>,
     next_uid: u32,
-    maps: MapCache,
+    files: FileCache,
+    /// Each queue's units not yet written, by queue uid.
+    tails: HashMap<u32, Tail>,
     /// Files written since the last [`ConsumeQueues::take_dirty`].
     dirty: HashMap<MapKey, PathBuf>,
     /// Files created since then (their directory entries need a sync).
     created: Vec<PathBuf>,
+    /// Directories files were removed from (recovery, retention) since the
+    /// last [`ConsumeQueues::take_new_dirs`]: an unlink not yet covered by
+    /// a directory fsync comes back after a power loss.
+    unlinked_in: Vec<PathBuf>,
     /// Set by [`recover`]: the lowest local log offset from which a damaged
     /// queue's records must be re-dispatched.
     pub damage: Option<u64>,
@@ -197,13 +261,15 @@ impl ConsumeQueues {
             units_per_file: i64::try_from(units_per_file.max(1)).unwrap_or(i64::MAX),
             topics: HashMap::new(),
             next_uid: 0,
-            maps: MapCache {
+            files: FileCache {
                 limit: mapped_files_max,
                 tick: 0,
                 files: HashMap::new(),
             },
+            tails: HashMap::new(),
             dirty: HashMap::new(),
             created: Vec::new(),
+            unlinked_in: Vec::new(),
             damage: None,
         }
     }
@@ -269,23 +335,29 @@ impl ConsumeQueues {
         if logical < queue.min_offset || logical >= queue.max_offset {
             return None;
         }
+        if let Some(unit) = self.tails.get(&queue.uid).and_then(|t| t.unit(logical)) {
+            return Some(unit);
+        }
         let first = self.first_of(logical);
         let file_bytes = self.file_bytes();
         let path = || file_path(&self.root, topic, queue_id, first);
-        let map = match self
-            .maps
+        let file = match self
+            .files
             .get(&self.io, (queue.uid, first), file_bytes, false, path)
         {
-            Ok(map) => map,
+            Ok(file) => file,
             Err(err) => {
                 tracing::warn!(%err, topic, queue_id, logical, "consume-queue file unreadable");
                 return None;
             }
         };
-        let at = usize::try_from(logical - first)
-            .ok()?
-            .checked_mul(CQ_UNIT_BYTES)?;
-        CqUnit::decode(map.bytes().get(at..)?).ok()
+        match read_unit(file, logical - first) {
+            Ok(unit) => unit,
+            Err(err) => {
+                tracing::warn!(%err, topic, queue_id, logical, "consume-queue unit unreadable");
+                None
+            }
+        }
     }
 
     /// Appends a unit at the queue's max offset (creating the queue and its
@@ -297,22 +369,34 @@ impl ConsumeQueues {
         };
         let logical = queue.max_offset;
         let first = self.first_of(logical);
-        let file_bytes = self.file_bytes();
-        let root = &self.root;
-        let map = self
-            .maps
-            .get(&self.io, (queue.uid, first), file_bytes, true, || {
-                file_path(root, topic, queue_id, first)
-            })?;
-        let at = usize::try_from(logical - first)
-            .ok()
-            .and_then(|i| i.checked_mul(CQ_UNIT_BYTES))
-            .ok_or_else(|| io::Error::other("unit position overflows"))?;
-        let slot = map
-            .bytes_mut()
-            .get_mut(at..)
-            .ok_or_else(|| io::Error::other("unit beyond its file"))?;
-        encode_into(&unit, slot).map_err(io::Error::other)?;
+        let continues = self.tails.get(&queue.uid).is_some_and(|t| {
+            t.first == first && t.end() == logical && t.bytes.len() < TAIL_UNITS_MAX * CQ_UNIT_BYTES
+        });
+        if !continues {
+            self.write_tail(queue.uid)?;
+            // The file exists (created, full length) before units go to it.
+            let file_bytes = self.file_bytes();
+            let root = &self.root;
+            self.files
+                .get(&self.io, (queue.uid, first), file_bytes, true, || {
+                    file_path(root, topic, queue_id, first)
+                })?;
+            let path = file_path(&self.root, topic, queue_id, first);
+            self.tails.insert(
+                queue.uid,
+                Tail {
+                    first,
+                    from: logical,
+                    bytes: Vec::with_capacity(CQ_UNIT_BYTES * 4),
+                    path,
+                },
+            );
+        }
+        let tail = self
+            .tails
+            .get_mut(&queue.uid)
+            .ok_or_else(|| io::Error::other("queue tail vanished"))?;
+        tail.bytes.extend_from_slice(&unit.encode());
         if !self.dirty.contains_key(&(queue.uid, first)) {
             let path = file_path(&self.root, topic, queue_id, first);
             if logical == first {
@@ -331,13 +415,43 @@ impl ConsumeQueues {
         Ok(max)
     }
 
-    /// Paths of the files written since the last call (to be fdatasync'd).
-    pub fn take_dirty(&mut self) -> Vec<PathBuf> {
-        self.dirty.drain().map(|(_, path)| path).collect()
+    /// Writes the queue's tail to its file (one `pwrite`) and forgets it.
+    fn write_tail(&mut self, uid: u32) -> io::Result<()> {
+        let Some(tail) = self.tails.remove(&uid) else {
+            return Ok(());
+        };
+        if tail.bytes.is_empty() {
+            return Ok(());
+        }
+        let file_bytes = self.file_bytes();
+        let path = tail.path.clone();
+        let file = self
+            .files
+            .get(&self.io, (uid, tail.first), file_bytes, false, || path)?;
+        let at = u64::try_from(tail.from - tail.first).unwrap_or(0) * CQ_UNIT_BYTES as u64;
+        self.io.write_all_at(&tail.path, file, &tail.bytes, at)
+    }
+
+    /// Writes every queue's tail to its file (the index rebuilder, after
+    /// each dispatched chunk: one `pwrite` per queue that grew).
+    pub fn write_tails(&mut self) -> io::Result<()> {
+        let uids: Vec<u32> = self.tails.keys().copied().collect();
+        for uid in uids {
+            self.write_tail(uid)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the tails, then returns the paths of the files written since
+    /// the last call (to be fdatasync'd).
+    pub fn take_dirty(&mut self) -> io::Result<Vec<PathBuf>> {
+        self.write_tails()?;
+        Ok(self.dirty.drain().map(|(_, path)| path).collect())
     }
 
     /// Directories whose entries changed since the last call (new files,
-    /// new queue and topic directories), to be fsync'd.
+    /// new queue and topic directories, removed files), to be fsync'd
+    /// before a checkpoint covers the change.
     pub fn take_new_dirs(&mut self) -> Vec<PathBuf> {
         let mut dirs: Vec<PathBuf> = self
             .created
@@ -350,14 +464,23 @@ impl ConsumeQueues {
                     .collect::<Vec<_>>()
             })
             .collect();
+        dirs.append(&mut self.unlinked_in);
         dirs.sort();
         dirs.dedup();
         dirs
     }
 
+    /// Records directories whose entries changed elsewhere (a recovery
+    /// pass whose result was replaced), for the next
+    /// [`ConsumeQueues::take_new_dirs`].
+    pub fn note_changed_dirs(&mut self, dirs: Vec<PathBuf>) {
+        self.unlinked_in.extend(dirs);
+    }
+
     /// Raises every queue's minimum to its first unit whose record is at or
     /// after local log offset `log_min`, unmapping whole files below it
-    /// (never a queue's last file). Returns the files to delete.
+    /// (never a queue's last file). Returns the files to delete (the caller
+    /// syncs their directories).
     pub fn drop_below_log(&mut self, log_min: u64) -> Vec<PathBuf> {
         let mut doomed = Vec::new();
         let keys: Vec<(String, i32)> = self
@@ -387,7 +510,7 @@ impl ConsumeQueues {
             if !below(self.unit(topic, queue_id, file_last)) {
                 break;
             }
-            self.maps.files.remove(&(queue.uid, first));
+            self.files.files.remove(&(queue.uid, first));
             self.dirty.remove(&(queue.uid, first));
             doomed.push(file_path(&self.root, topic, queue_id, first));
             min = first + self.units_per_file;
@@ -417,18 +540,20 @@ impl ConsumeQueues {
         }
     }
 
-    /// Forgets a topic's queues and unmaps their files.
+    /// Forgets a topic's queues (and their unwritten tails) and closes their
+    /// files.
     pub fn remove_topic(&mut self, topic: &str) {
         if let Some(queues) = self.topics.remove(topic) {
             let uids: Vec<u32> = queues.values().map(|q| q.uid).collect();
-            self.maps.files.retain(|(uid, _), _| !uids.contains(uid));
+            self.files.files.retain(|(uid, _), _| !uids.contains(uid));
+            self.tails.retain(|uid, _| !uids.contains(uid));
             self.dirty.retain(|(uid, _), _| !uids.contains(uid));
         }
     }
 
-    /// Number of files mapped right now (bounded by the configured limit).
-    pub fn mapped_files(&self) -> usize {
-        self.maps.files.len()
+    /// Number of files open right now (bounded by the configured limit).
+    pub fn open_files(&self) -> usize {
+        self.files.files.len()
     }
 }
 
@@ -483,7 +608,17 @@ pub fn recover(
                 continue;
             };
             let per_file = queues.units_per_file;
-            if let Some(found) = recover_queue(io, &queue_dir.path(), per_file, bounds)? {
+            let found = recover_queue(io, &queue_dir.path(), per_file, bounds)?;
+            if let Some(found) = found.filter(|f| f.removed_files) {
+                queues.unlinked_in.push(queue_dir.path());
+                tracing::debug!(
+                    topic,
+                    queue_id,
+                    max = found.max,
+                    "consume-queue files removed"
+                );
+            }
+            if let Some(found) = found {
                 queues.insert_queue(&topic, queue_id, found.min, found.max);
                 if let Some(point) = found.damage {
                     tracing::warn!(
@@ -543,6 +678,8 @@ struct RecoveredQueue {
     /// full file): the local log offset from which this queue's records
     /// must be re-dispatched.
     damage: Option<u64>,
+    /// Files were removed from the queue's directory.
+    removed_files: bool,
 }
 
 /// Recovers one queue directory; `None` if it holds no file.
@@ -585,8 +722,10 @@ fn recover_queue(
             break;
         }
     }
+    let mut removed_files = false;
     for first in firsts.drain(keep..) {
         remove(io, dir, first)?;
+        removed_files = true;
     }
     // The last file whose first unit is trusted; later files are dropped.
     while let Some(&last) = firsts.last() {
@@ -594,6 +733,7 @@ fn recover_queue(
             break;
         }
         remove(io, dir, last)?;
+        removed_files = true;
         firsts.pop();
     }
     let (Some(&first_file), Some(&last_file)) = (firsts.first(), firsts.last()) else {
@@ -619,6 +759,7 @@ fn recover_queue(
             break;
         }
         remove(io, dir, first_file)?;
+        removed_files = true;
         first_file += per_file;
     }
     let head = open(first_file)?;
@@ -643,7 +784,12 @@ fn recover_queue(
     } else {
         None
     };
-    Ok(Some(RecoveredQueue { min, max, damage }))
+    Ok(Some(RecoveredQueue {
+        min,
+        max,
+        damage,
+        removed_files,
+    }))
 }
 
 fn remove(io: &Io, dir: &Path, first: i64) -> io::Result<()> {
@@ -688,11 +834,12 @@ mod tests {
                 prop_assert_eq!(queues.push("T", 1, unit(i)).unwrap(), i + 1);
             }
             prop_assert_eq!(queues.max_offset("T", 1), count);
-            prop_assert!(queues.mapped_files() <= mapped);
+            prop_assert!(queues.open_files() <= mapped);
             for i in 0..count {
                 prop_assert_eq!(queues.unit("T", 1, i), Some(unit(i)));
             }
             prop_assert_eq!(queues.unit("T", 1, count), None);
+            queues.write_tails().unwrap();
             // Recovery finds the same queue without reading it all.
             let bounds = RecoverBounds { trusted_end: u64::MAX >> 9, log_min: 0, crashed: false };
             let mut again = recover(&Io::default(), dir.path(), per_file, mapped, bounds).unwrap();
@@ -709,6 +856,7 @@ mod tests {
             for i in 0..count {
                 queues.push("T", 0, unit(i)).unwrap();
             }
+            queues.write_tails().unwrap();
             drop(queues);
             let bounds = RecoverBounds { trusted_end: (cut * 100) as u64, log_min: 0, crashed };
             let mut again = recover(&Io::default(), dir.path(), per_file, 2, bounds).unwrap();
@@ -729,6 +877,7 @@ mod tests {
             for i in 0..count {
                 queues.push("T", 0, unit(i)).unwrap();
             }
+            queues.write_tails().unwrap();
             let doomed = queues.drop_below_log(log_min);
             let expected_min = (i64::try_from(log_min).unwrap() + 99).div_euclid(100).min(count);
             let q = queues.get("T", 0).unwrap();
@@ -753,6 +902,7 @@ mod tests {
         for i in 0..4 {
             queues.push("T", 0, unit(i)).unwrap();
         }
+        queues.write_tails().unwrap();
         drop(queues);
         let path = file_path(dir.path(), "T", 0, 0);
         // A torn half-unit at index 5 (after a hole at 4).

@@ -6,8 +6,9 @@
 //!
 //! Production runs with no [`IoHook`]: each helper is the plain syscall
 //! behind one `Option` check, no allocation and no dynamic call (the op and
-//! its path are only built when a hook is set). With a hook (tests; the
-//! power-loss model is to be built on it), [`IoHook::before`] sees each operation
+//! its path are only built when a hook is set). With a hook (tests, and
+//! the power-loss model in `power`, built for tests and with the
+//! `power-loss-model` feature), [`IoHook::before`] sees each operation
 //! before it runs and may refuse it (power is off), and [`IoHook::after`]
 //! sees it completed and may still report it failed (power went off while
 //! it ran, so its outcome is unknown to the caller).
@@ -21,6 +22,9 @@ use std::os::unix::fs::FileExt;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+#[cfg(any(test, feature = "power-loss-model"))]
+pub mod power;
 
 /// Zero buffer size used when a filesystem cannot zero a range itself.
 const ZERO_CHUNK_BYTES: usize = 1 << 20;

@@ -297,8 +297,9 @@ pub struct KeyIndex {
     files: Vec<KeyFile>,
     active: Option<Active>,
     dirty: Vec<PathBuf>,
-    /// A file was created since the last [`KeyIndex::take_new_dirs`].
-    created: bool,
+    /// A file was created or removed since the last
+    /// [`KeyIndex::take_new_dirs`] (the directory is due a sync).
+    entries_changed: bool,
     /// Set by [`KeyIndex::recover`] when the newest file was damaged: the
     /// local log offset from which its records must be re-dispatched.
     pub damage: Option<u64>,
@@ -328,7 +329,7 @@ impl KeyIndex {
             files: Vec::new(),
             active: None,
             dirty: Vec::new(),
-            created: false,
+            entries_changed: false,
             damage: None,
         }
     }
@@ -382,7 +383,7 @@ impl KeyIndex {
             ..Header::default()
         };
         encode_into(&header, map.bytes_mut()).map_err(io::Error::other)?;
-        self.created = true;
+        self.entries_changed = true;
         self.active = Some(Active {
             name: local_offset,
             header,
@@ -402,9 +403,10 @@ impl KeyIndex {
         dirty
     }
 
-    /// The directory, if a file was created in it since the last call.
+    /// The directory, if a file was created in it or removed from it since
+    /// the last call (to be fsync'd before a checkpoint covers the change).
     pub fn take_new_dirs(&mut self) -> Vec<PathBuf> {
-        if std::mem::take(&mut self.created) {
+        if std::mem::take(&mut self.entries_changed) {
             vec![self.root.clone()]
         } else {
             Vec::new()
@@ -448,7 +450,15 @@ impl KeyIndex {
         self.files = kept;
         let doomed: Vec<PathBuf> = doomed.iter().map(|f| self.path(f.name)).collect();
         self.dirty.retain(|p| !doomed.contains(p));
+        self.entries_changed |= !doomed.is_empty();
         doomed
+    }
+
+    /// Records that the directory's entries changed elsewhere (a recovery
+    /// pass whose result was replaced), for the next
+    /// [`KeyIndex::take_new_dirs`].
+    pub fn note_changed_dirs(&mut self, dirs: &[PathBuf]) {
+        self.entries_changed |= !dirs.is_empty();
     }
 
     /// Number of key-index files (full ones plus the active one).
@@ -474,6 +484,7 @@ impl KeyIndex {
             let path = index.path(name);
             if name >= trusted_end {
                 io.remove_file(&path)?;
+                index.entries_changed = true;
                 continue;
             }
             let found = read_header(&path)?;

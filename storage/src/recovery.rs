@@ -396,15 +396,18 @@ fn cut_tail(config: &StoreConfig, bases: &mut Vec<u64>, log_end: u64) -> Result<
         .map_err(io_context("syncing commitlog dir"))
 }
 
+/// Removes and re-creates the index directories, durably: the store
+/// directory is synced before anything is rebuilt into them.
 fn clear_indexes(config: &StoreConfig) -> Result<(), OpenError> {
+    let io = &config.io;
     for dir in [config.consumequeue_dir(), config.keyindex_dir()] {
-        let io = &config.io;
         io.remove_dir_all(&dir)
             .map_err(io_context(format!("clearing {}", dir.display())))?;
         io.create_dir_all(&dir)
             .map_err(io_context(format!("creating {}", dir.display())))?;
     }
-    Ok(())
+    io.sync_dir(&config.data_dir)
+        .map_err(io_context("syncing store directory"))
 }
 
 /// Opens consume queues and key index from their files, cutting what
@@ -421,13 +424,21 @@ fn open_indexes(
     let mut queues = recover_queues(config, trusted, log_min, crashed)?;
     if let Some(point) = queues.damage.filter(|p| *p < trusted) {
         trusted = point.max(log_min);
+        let unlinked = queues.take_new_dirs();
         queues = recover_queues(config, trusted, log_min, crashed)?;
+        queues.note_changed_dirs(unlinked);
     }
     let mut keys = recover_keys(config, trusted)?;
     if let Some(point) = keys.damage.filter(|p| *p < trusted) {
         trusted = point.max(log_min);
+        // The passes being replaced removed files: their directories must
+        // still be synced before the checkpoint.
+        let unlinked = queues.take_new_dirs();
         queues = recover_queues(config, trusted, log_min, crashed)?;
+        queues.note_changed_dirs(unlinked);
+        let unlinked = keys.take_new_dirs();
         keys = recover_keys(config, trusted)?;
+        keys.note_changed_dirs(&unlinked);
     }
     for path in keys.drop_below_log(log_min) {
         config
@@ -477,9 +488,15 @@ fn recover_keys(config: &StoreConfig, trusted_end: u64) -> Result<KeyIndex, Open
     .map_err(io_context("recovering the key index"))
 }
 
-/// fdatasyncs every index file written during recovery.
+/// fdatasyncs every index file written during recovery and fsyncs every
+/// directory a file was created in or removed from (an unlink not covered
+/// by its directory's fsync comes back after a power loss, and the
+/// checkpoint written next would then trust it).
 fn sync_indexes(io: &Io, indexes: &mut Indexes) -> Result<(), OpenError> {
-    let mut dirty = indexes.queues.take_dirty();
+    let mut dirty = indexes
+        .queues
+        .take_dirty()
+        .map_err(io_context("writing consume-queue units"))?;
     dirty.extend(indexes.keys.take_dirty());
     let mut dirs = indexes.queues.take_new_dirs();
     dirs.extend(indexes.keys.take_new_dirs());

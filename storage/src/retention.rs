@@ -94,7 +94,14 @@ impl MessageStore {
         }
         let io = self.inner.config.io.clone();
         compio::runtime::spawn_blocking(move || {
-            doomed.iter().try_for_each(|path| io.remove_file(path))
+            doomed.iter().try_for_each(|path| io.remove_file(path))?;
+            // Durably gone: an unlink its directory's fsync does not cover
+            // comes back after a power loss.
+            let mut dirs: Vec<&std::path::Path> =
+                doomed.iter().filter_map(|path| path.parent()).collect();
+            dirs.sort();
+            dirs.dedup();
+            dirs.into_iter().try_for_each(|dir| io.sync_dir(dir))
         })
         .await
         .map_err(|_| std::io::Error::other("segment deletion panicked"))??;
@@ -112,7 +119,12 @@ impl MessageStore {
             return Ok(());
         }
         let io = self.inner.config.io.clone();
-        match compio::runtime::spawn_blocking(move || io.remove_dir_all(&dir)).await {
+        let parent = self.inner.config.consumequeue_dir();
+        let removed = compio::runtime::spawn_blocking(move || {
+            io.remove_dir_all(&dir)?;
+            io.sync_dir(&parent)
+        });
+        match removed.await {
             Ok(result) => result,
             Err(_) => Err(std::io::Error::other("topic deletion panicked")),
         }

@@ -3,8 +3,9 @@
 //! leaves, the shard's single-threaded compio event loop (`!Send`); the
 //! write path takes no locks. Commit-log writes go through io_uring, except
 //! those of at most `StoreConfig::inline_write_bytes_max` bytes (off by
-//! default), which are plain page-cache `pwrite`s on the loop. Index units
-//! and key entries are stored into memory-mapped files (no syscall).
+//! default), which are plain page-cache `pwrite`s on the loop. Consume-queue
+//! units are buffered per queue and written with one `pwrite` per queue per
+//! dispatched chunk; key entries are stored into a memory-mapped file.
 //!
 //! Write path (all on the shard's loop):
 //!
@@ -688,13 +689,22 @@ impl Inner {
     async fn persist_indexes_once(&self) -> Result<(), PutError> {
         let indexed = self.dispatched.get();
         let log_flushed = self.flushed.get();
-        let (files, dirs) = {
+        let taken = {
             let mut indexes = self.indexes.borrow_mut();
-            let mut files = indexes.queues.take_dirty();
-            files.extend(indexes.keys.take_dirty());
-            let mut dirs = indexes.queues.take_new_dirs();
-            dirs.extend(indexes.keys.take_new_dirs());
-            (files, dirs)
+            indexes.queues.take_dirty().map(|mut files| {
+                files.extend(indexes.keys.take_dirty());
+                let mut dirs = indexes.queues.take_new_dirs();
+                dirs.extend(indexes.keys.take_new_dirs());
+                (files, dirs)
+            })
+        };
+        let (files, dirs) = match taken {
+            Ok(taken) => taken,
+            Err(err) => {
+                let reason = format!("consume-queue write failed: {err}");
+                self.enter_read_only(reason.clone());
+                return Err(PutError::ReadOnly(reason));
+            }
         };
         let io = self.config.io.clone();
         let synced = compio::runtime::spawn_blocking(move || {
@@ -901,6 +911,11 @@ fn dispatch_chunk(inner: &Inner, chunk: &Chunk) -> Vec<(String, i32, i64)> {
             Err(err) => tracing::warn!(%err, local, "written record not indexable"),
         }
         pos += record.len();
+    }
+    // One write per queue that grew (readers saw the units in its tail).
+    if let Err(err) = indexes.queues.write_tails() {
+        drop(indexes);
+        inner.enter_read_only(format!("consume-queue write failed: {err}"));
     }
     arrivals
 }

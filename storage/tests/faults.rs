@@ -1,7 +1,8 @@
 //! Injected I/O faults: a failed fdatasync or write makes the store
 //! read-only (never retried) with a clear error, while reads keep working;
 //! disk usage above the limit refuses writes until space is freed, and
-//! ENOSPC when creating a segment is a refusal, not a crash.
+//! ENOSPC when creating a segment is a refusal, not a crash; a consume-queue
+//! file truncated under the store is a read error, not a SIGBUS.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use std::sync::Arc;
@@ -189,4 +190,36 @@ async fn a_slow_fdatasync_reports_flush_timeout_but_keeps_the_record() {
         Err(other) => panic!("the store refused a write after the stall: {other:?}"),
     }
     assert!(store.read_only_reason().is_none());
+}
+
+/// A consume-queue file that shrinks under the open store (what a failing
+/// disk or a stray truncate does) reads as missing units: the pull answers
+/// OFFSET_FOUND_NULL and the process lives. Through a memory map the same
+/// read is a SIGBUS that kills it.
+#[compio::test]
+async fn a_consume_queue_file_truncated_under_the_store_is_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), FlushMode::Sync { timeout_ms: 5000 });
+    cfg.cq_units_per_file = 4;
+    let store = MessageStore::open(cfg).await.unwrap();
+    for i in 0..10 {
+        store.put(record(i)).await.unwrap();
+    }
+    let first = dir
+        .path()
+        .join("consumequeue/Faults/0/00000000000000000000");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&first)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    let got = store.get_messages("Faults", 0, 0, 32, u32::MAX, None);
+    assert_eq!(got.status, GetStatus::OffsetFoundNull);
+    assert_eq!(got.next_begin_offset, 4);
+    // The other files still serve, and appends go on.
+    let got = store.get_messages("Faults", 0, 4, 32, u32::MAX, None);
+    assert_eq!(got.status, GetStatus::Found);
+    assert_eq!(got.records.len(), 6);
+    assert_eq!(store.put(record(10)).await.unwrap().queue_offset, 10);
 }
