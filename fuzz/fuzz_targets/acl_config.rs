@@ -3,19 +3,7 @@
 //! any request without panicking.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use ringmq_net::acl::AclConfig;
-use ringmq_net::code::request;
-use ringmq_net::command::RemotingCommand;
+#[path = "../oracles/acl_config.rs"]
+mod oracle;
 
-fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else {
-        return;
-    };
-    if let Ok(acl) = AclConfig::parse(text) {
-        let mut req = RemotingCommand::request(request::PULL_MESSAGE);
-        req.ext_fields.insert("AccessKey".into(), text.chars().take(16).collect());
-        req.ext_fields.insert("topic".into(), "T".into());
-        let _ = acl.check(&req, std::net::IpAddr::from([127, 0, 0, 1]));
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| oracle::check(data));

@@ -487,11 +487,18 @@ impl KeyIndex {
                 index.entries_changed = true;
                 continue;
             }
-            let found = read_header(&path)?;
+            let actual = std::fs::metadata(&path)?.len();
+            // A geometry other than the configured one is believed only if
+            // the file has exactly its length: repair would otherwise grow
+            // the file to whatever a damaged header claims (up to ~137 GB).
+            let found = read_header(&path)?.filter(|h| {
+                (h.slots, h.capacity) == (index.slots, index.capacity)
+                    || Header::file_bytes(h.slots, h.capacity) as u64 == actual
+            });
             let (slots, capacity) =
                 found.map_or((index.slots, index.capacity), |h| (h.slots, h.capacity));
             let len = Header::file_bytes(slots, capacity);
-            let truncated = std::fs::metadata(&path)?.len() < len as u64;
+            let truncated = actual < len as u64;
             let header = match found {
                 Some(h) if h.end_offset < trusted_end && !truncated => h,
                 _ => {
