@@ -153,6 +153,9 @@ pub struct BrokerConfig {
     pub transaction_check_interval_ms: u64,
     /// Checks of one half before it is rolled back (`transactionCheckMax`).
     pub transaction_check_max: u32,
+    /// Unacked POP checkpoints (each up to 32 popped messages) one shard
+    /// holds; pops beyond it find nothing until acks or revivals free room.
+    pub pop_checkpoints_max: usize,
     /// `host:port` of the Prometheus `/metrics` endpoint; empty = none.
     pub metrics_address: String,
     /// Log level or filter (`ringmq --log-level`, which wins); empty = the
@@ -219,6 +222,7 @@ impl Default for BrokerConfig {
             transaction_timeout_ms: 6_000,
             transaction_check_interval_ms: 60_000,
             transaction_check_max: 15,
+            pop_checkpoints_max: crate::pop::POP_CHECKPOINTS_MAX_DEFAULT,
             metrics_address: String::new(),
             log_level: String::new(),
             log_format: String::new(),
@@ -344,6 +348,18 @@ impl BrokerConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid =
             |key: &'static str, message: String| Err(ConfigError::Invalid { key, message });
+        if self.pop_checkpoints_max == 0
+            || self.pop_checkpoints_max > crate::pop::POP_CHECKPOINTS_MAX_LIMIT
+        {
+            return invalid(
+                "pop_checkpoints_max",
+                format!(
+                    "{} is not within 1..={}",
+                    self.pop_checkpoints_max,
+                    crate::pop::POP_CHECKPOINTS_MAX_LIMIT
+                ),
+            );
+        }
         if self.send_pending_max == 0 {
             return invalid("send_pending_max", "must be above 0".to_owned());
         }
@@ -555,6 +571,7 @@ const ENV_KEYS: &[&str] = &[
     "transaction_timeout_ms",
     "transaction_check_interval_ms",
     "transaction_check_max",
+    "pop_checkpoints_max",
     "metrics_address",
     "log_level",
     "log_format",
@@ -635,6 +652,9 @@ fn key_doc(key: &str) -> Option<&'static str> {
         "transaction_timeout_ms" => "A half message without an outcome is checked back after this.",
         "transaction_check_interval_ms" => "Period of the transaction check-back scan.",
         "transaction_check_max" => "Checks of a half message before it is rolled back.",
+        "pop_checkpoints_max" => {
+            "Unacked POP checkpoints (up to 32 messages each) a shard holds before pops pause."
+        }
         "metrics_address" => "host:port of the Prometheus /metrics endpoint; empty = none.",
         "log_level" => "Log level or filter at start-up; --log-level wins; empty = info.",
         "log_format" => "Log lines at start-up: text or json; --log-format wins; empty = text.",

@@ -99,6 +99,30 @@ pub async fn pull_or_hold(shard: &Rc<Shard>, job: PullJob) -> PullOutcome {
     shard.store.get(&job)
 }
 
+/// Waits until any of `queues` (all owned by this shard) gets new messages,
+/// or `hold_ms` (capped like a pull's hold) passes: POP long polling.
+/// `false` at once when the shard already holds too many waiters.
+pub async fn wait_for_arrival(shard: &Rc<Shard>, queues: &[(String, i32)], hold_ms: u64) -> bool {
+    let mut woken = Vec::with_capacity(queues.len());
+    {
+        let mut holds = shard.holds.borrow_mut();
+        for (topic, queue_id) in queues {
+            match holds.park(topic, *queue_id) {
+                Some(rx) => woken.push(rx),
+                None => return false,
+            }
+        }
+    }
+    if woken.is_empty() || shard.state.is_shutting_down() {
+        return true;
+    }
+    let timer = Box::pin(compio::time::sleep(Duration::from_millis(
+        hold_ms.min(HOLD_MS_MAX),
+    )));
+    futures::future::select(futures::future::select_all(woken), timer).await;
+    true
+}
+
 /// Connects the store's arrival listener to this shard's parked pulls.
 pub fn install_wakeup(shard: &Rc<Shard>) {
     let weak = Rc::downgrade(shard);

@@ -70,6 +70,8 @@ pub enum ShardMessage {
     StoreInfo(oneshot::Sender<StoreInfo>),
     /// Delete a topic's stored data (DELETE_TOPIC_IN_BROKER).
     DeleteTopic(String, oneshot::Sender<()>),
+    /// A POP operation on a queue this shard owns (`crate::pop`).
+    Pop(crate::pop::PopMessage),
     /// Stop accepting, finish in-flight work, flush, exit.
     Shutdown,
 }
@@ -101,6 +103,8 @@ pub struct Shard {
     pub next_queue: Cell<u32>,
     /// This shard's copy of the producer throttle rules.
     pub throttles: Snapshot<crate::throttle::ThrottleSnapshot>,
+    /// POP state of the queues this shard owns (`crate::pop`).
+    pub pop: crate::pop::ShardPop,
 }
 
 impl Shard {
@@ -321,6 +325,7 @@ impl Shard {
                 self.store.delete_topic(&topic).await;
                 let _ = reply.send(());
             }
+            ShardMessage::Pop(message) => crate::pop::serve(&self, message).await,
             ShardMessage::Shutdown => {}
         }
     }
@@ -343,6 +348,13 @@ pub enum ShardStartError {
         path: std::path::PathBuf,
         #[source]
         source: ringmq_storage::OpenError,
+    },
+    /// Its POP log could not be opened or replayed.
+    #[error("shard {shard}: cannot open its POP log: {source}")]
+    Pop {
+        shard: usize,
+        #[source]
+        source: crate::pop::journal::JournalError,
     },
     /// The shard number does not fit the store's 16-bit shard id.
     #[error("shard {shard}: a store's shard id is 16 bits")]
@@ -420,6 +432,14 @@ async fn run(start: ShardStart) {
             return;
         }
     };
+    let pop = match crate::pop::ShardPop::open(&state.config, id) {
+        Ok(pop) => pop,
+        Err(source) => {
+            let _ = ready.send(Err(ShardStartError::Pop { shard: id, source }));
+            return;
+        }
+    };
+    pop.publish_offsets(&state);
     let listener = match compio::net::TcpListener::from_std(listener) {
         Ok(listener) => listener,
         Err(err) => {
@@ -441,6 +461,7 @@ async fn run(start: ShardStart) {
         groups: Snapshot::default(),
         next_queue: Cell::new(u32::try_from(id).unwrap_or(0)),
         throttles: Snapshot::default(),
+        pop,
     });
     crate::long_poll::install_wakeup(&shard);
     let flush_state = shard.state.clone();
@@ -449,6 +470,7 @@ async fn run(start: ShardStart) {
     }));
     let accept = compio::runtime::spawn(accept_loop(shard.clone(), listener));
     let retention = compio::runtime::spawn(crate::disk::watch(shard.clone()));
+    let revive = compio::runtime::spawn(crate::pop::revive::run(shard.clone()));
     let schedule = crate::schedule::start(&shard).await;
     let transaction_check = crate::transaction::check::runs_on(id, shard.state.shard_count())
         .then(|| compio::runtime::spawn(crate::transaction::check::run(shard.clone())));
@@ -461,6 +483,7 @@ async fn run(start: ShardStart) {
     }
     drop(accept);
     drop(retention);
+    drop(revive);
     schedule.stop().await;
     drop(transaction_check);
     stop(&shard).await;

@@ -114,6 +114,13 @@ pub const TIMER_ENQUEUE_MS: &str = "TIMER_ENQUEUE_MS";
 /// RocketMQ 5 timer: when the broker took the message out of its timer wheel.
 pub const TIMER_DEQUEUE_MS: &str = "TIMER_DEQUEUE_MS";
 
+/// RocketMQ 5 POP: the receipt (`ExtraInfo`) of a popped message, added by the
+/// broker to each message of a POP_MESSAGE reply (`MessageConst.PROPERTY_POP_CK`).
+pub const POP_CK: &str = "POP_CK";
+/// RocketMQ 5 POP: when the message was first popped, epoch ms
+/// (`MessageConst.PROPERTY_FIRST_POP_TIME`), kept on its revived copies.
+pub const FIRST_POP_TIME: &str = "1ST_POP_TIME";
+
 /// Every standard key above, for tools and tests.
 pub const STANDARD_KEYS: [&str; 35] = [
     KEYS,

@@ -145,6 +145,13 @@ pub fn dlq_topic(group: &str) -> String {
     format!("{DLQ_GROUP_TOPIC_PREFIX}{group}")
 }
 
+/// The POP retry topic of `group` consuming `topic`:
+/// `%RETRY%<group>_<topic>` (RocketMQ 5.1 `KeyBuilder.buildPopRetryTopic`
+/// with `enableRetryTopicV2` off, its default).
+pub fn pop_retry_topic(topic: &str, group: &str) -> String {
+    format!("{RETRY_GROUP_TOPIC_PREFIX}{group}_{topic}")
+}
+
 /// Whether `topic` is a group's retry topic.
 pub fn is_retry_topic(topic: &str) -> bool {
     topic.starts_with(RETRY_GROUP_TOPIC_PREFIX)

@@ -10,9 +10,10 @@ mod admin;
 mod broker_stats;
 mod client;
 mod offset;
+mod pop;
 mod pull;
 mod query;
-mod retry;
+pub(crate) mod retry;
 pub mod running_info;
 mod send;
 mod stats;
@@ -65,6 +66,10 @@ pub async fn process(
         request::CONSUMER_SEND_MSG_BACK => retry::send_back(shard, &req).await,
         request::END_TRANSACTION => transaction::end_transaction(shard, &req).await,
         request::PULL_MESSAGE | request::LITE_PULL_MESSAGE => pull::pull(shard, &req).await,
+        request::POP_MESSAGE => pop::pop_message(shard, &req).await,
+        request::ACK_MESSAGE => pop::ack_message(shard, &req).await,
+        request::CHANGE_MESSAGE_INVISIBLETIME => pop::change_invisible_time(shard, &req).await,
+        request::NOTIFICATION => pop::notification(shard, &req).await,
         request::QUERY_CONSUMER_OFFSET => offset::query_consumer_offset(shard, &req).await,
         request::UPDATE_CONSUMER_OFFSET => offset::update_consumer_offset(shard, &req),
         request::GET_MAX_OFFSET
