@@ -179,6 +179,14 @@ struct Registrations {
     transaction_checkers: HashMap<String, Arc<dyn InboundProducer>>,
 }
 
+/// A topic's route as last fetched, with its writable queues worked out
+/// once per fetch: a producer picks from them on every send, so a send
+/// clones one `Arc`, not the route.
+struct CachedRoute {
+    route: TopicRouteData,
+    publish: Arc<[MessageQueue]>,
+}
+
 /// The shared client runtime; cheap to clone.
 #[derive(Clone)]
 pub struct ClientInstance {
@@ -190,7 +198,7 @@ struct Shared {
     client_id: String,
     client_ip: IpAddr,
     remoting: RemotingClient,
-    routes: RwLock<HashMap<String, TopicRouteData>>,
+    routes: RwLock<HashMap<String, Arc<CachedRoute>>>,
     brokers: RwLock<BTreeMap<String, BTreeMap<i64, String>>>,
     registrations: Mutex<Registrations>,
     namesrv_next: AtomicUsize,
@@ -370,7 +378,35 @@ impl ClientInstance {
 
     /// The cached route of `topic`.
     pub fn cached_route(&self, topic: &str) -> Option<TopicRouteData> {
-        self.shared.routes.read().ok()?.get(topic).cloned()
+        let cached = self.shared.routes.read().ok()?.get(topic).cloned()?;
+        Some(cached.route.clone())
+    }
+
+    /// Whether a route of `topic` is cached (no copy of it is made).
+    pub fn has_route(&self, topic: &str) -> bool {
+        self.shared
+            .routes
+            .read()
+            .is_ok_and(|routes| routes.contains_key(topic))
+    }
+
+    /// The writable queues of `topic` ([`publish_queues`] of its
+    /// [`publish_route`](Self::publish_route)), shared: worked out once
+    /// per fetched route, not per send. May be empty.
+    pub async fn writable_queues(&self, topic: &str) -> Result<Arc<[MessageQueue]>, RouteError> {
+        if let Some(queues) = self.cached_writable_queues(topic) {
+            return Ok(queues);
+        }
+        let route = self.publish_route(topic).await?;
+        // Not cached when the table is full (ROUTED_TOPICS_MAX): work them out here.
+        Ok(self
+            .cached_writable_queues(topic)
+            .unwrap_or_else(|| publish_queues(topic, &route).into()))
+    }
+
+    fn cached_writable_queues(&self, topic: &str) -> Option<Arc<[MessageQueue]>> {
+        let routes = self.shared.routes.read().ok()?;
+        routes.get(topic).map(|cached| cached.publish.clone())
     }
 
     /// Forgets the cached route of `topic` (e.g. after the broker says it is gone).
@@ -489,10 +525,14 @@ impl ClientInstance {
             let me = self.clone();
             tokio::spawn(async move { me.heartbeat_all().await });
         }
+        let cached = Arc::new(CachedRoute {
+            publish: publish_queues(topic, &route).into(),
+            route,
+        });
         if let Ok(mut routes) = self.shared.routes.write()
             && (routes.len() < ROUTED_TOPICS_MAX || routes.contains_key(topic))
         {
-            routes.insert(topic.to_string(), route);
+            routes.insert(topic.to_string(), cached);
         }
     }
 

@@ -221,7 +221,7 @@ impl PullConsumer {
         }
         self.shared.subscribe_mode.store(false, Ordering::Release);
         for mq in &queues {
-            if self.shared.instance.cached_route(&mq.topic).is_none() {
+            if !self.shared.instance.has_route(&mq.topic) {
                 self.shared.instance.update_route(&mq.topic).await?;
             }
         }

@@ -34,7 +34,6 @@ use ringmq_net::record::{COMPRESSED_FLAG, COMPRESSION_ZLIB};
 
 use crate::instance::{
     AUTO_CREATE_TOPIC_KEY, ClientConfig, ClientInstance, DEFAULT_TOPIC_QUEUE_NUMS, RouteError,
-    publish_queues,
 };
 use crate::message::{
     BODY_SIZE_MAX, Message, PROPERTY_DELAY, PROPERTY_UNIQ_KEY, PROPERTY_WAIT, ValidationError,
@@ -351,13 +350,13 @@ impl Producer {
     /// Sends `msg` one-way: no answer, no retry; returns once written.
     pub async fn send_oneway(&self, msg: Message) -> Result<(), SendError> {
         let prepared = self.prepare(msg)?;
-        let queues = self.queues(&prepared.topic).await?;
+        let queues = self.shared_queues(&prepared.topic).await?;
         let mq = self
             .round_robin(&prepared.topic)
             .pick(&queues, None, self.faults())
             .ok_or_else(|| SendError::NoQueue(prepared.topic.clone()))?;
         let addr = self.broker_addr(&mq.broker_name).await?;
-        let request = self.request(&prepared, &mq);
+        let request = self.request(&prepared, mq);
         self.inner.instance.invoke_oneway(&addr, request).await?;
         Ok(())
     }
@@ -384,7 +383,7 @@ impl Producer {
         selector: &dyn MessageQueueSelector,
         arg: &str,
     ) -> Result<SendResult, SendError> {
-        let queues = self.queues(msg.topic()).await?;
+        let queues = self.shared_queues(msg.topic()).await?;
         let queue = selector
             .select(&queues, &msg, arg)
             .ok_or_else(|| SendError::NoQueueSelected(msg.topic().to_string()))?;
@@ -450,8 +449,13 @@ impl Producer {
 
     /// Writable queues of `topic`, from the cached or fetched route.
     pub async fn queues(&self, topic: &str) -> Result<Vec<MessageQueue>, SendError> {
-        let route = self.inner.instance.publish_route(topic).await?;
-        let queues = publish_queues(topic, &route);
+        self.shared_queues(topic).await.map(|queues| queues.to_vec())
+    }
+
+    /// [`queues`](Self::queues) without the copy: the route cache's own
+    /// list, worked out once per fetched route.
+    async fn shared_queues(&self, topic: &str) -> Result<Arc<[MessageQueue]>, SendError> {
+        let queues = self.inner.instance.writable_queues(topic).await?;
         if queues.is_empty() {
             return Err(SendError::NoQueue(topic.to_string()));
         }
@@ -560,7 +564,7 @@ impl Producer {
     ) -> Result<SendResult, SendError> {
         let timeout = self.inner.config.send_timeout;
         let deadline = Instant::now() + timeout;
-        let queues = self.queues(&prepared.topic).await?;
+        let queues = self.shared_queues(&prepared.topic).await?;
         let rr = self.round_robin(&prepared.topic);
         let mut last_broker: Option<String> = None;
         let mut last_error = SendError::Timeout(timeout);
@@ -571,7 +575,7 @@ impl Producer {
             let mq = rr
                 .pick(&queues, last_broker.as_deref(), self.faults())
                 .ok_or_else(|| SendError::NoQueue(prepared.topic.clone()))?;
-            match self.send_once(prepared, &mq, deadline).await {
+            match self.send_once(prepared, mq, deadline).await {
                 Ok(result) => return Ok(result),
                 Err(error) if error.is_retryable() => {
                     tracing::debug!(broker = %mq.broker_name, %error, "send failed; retrying elsewhere");

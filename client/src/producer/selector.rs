@@ -74,12 +74,12 @@ impl RoundRobin {
 
     /// Picks the next queue; avoids `last_broker` (the one that just failed)
     /// and, with `faults`, brokers currently isolated.
-    pub fn pick(
+    pub fn pick<'q>(
         &self,
-        queues: &[MessageQueue],
+        queues: &'q [MessageQueue],
         last_broker: Option<&str>,
         faults: Option<&LatencyFaults>,
-    ) -> Option<MessageQueue> {
+    ) -> Option<&'q MessageQueue> {
         if queues.is_empty() {
             return None;
         }
@@ -93,13 +93,13 @@ impl RoundRobin {
             .filter_map(candidate)
             .find(|mq| acceptable(mq))
         {
-            return Some(mq.clone());
+            return Some(mq);
         }
         // Every broker is suspect: take any queue not on the broker that just failed.
         let other = (0..queues.len())
             .filter_map(candidate)
             .find(|mq| last_broker != Some(mq.broker_name.as_str()));
-        other.or_else(|| candidate(0)).cloned()
+        other.or_else(|| candidate(0))
     }
 }
 
@@ -125,7 +125,7 @@ mod tests {
         let rr = RoundRobin::default();
         let queues = two_brokers();
         let mut seen: Vec<_> = (0..4)
-            .filter_map(|_| rr.pick(&queues, None, None))
+            .filter_map(|_| rr.pick(&queues, None, None).cloned())
             .collect();
         seen.sort();
         let mut want = queues.clone();
@@ -151,7 +151,8 @@ mod tests {
             assert_eq!(
                 rr.pick(&two_brokers(), None, Some(&faults))
                     .unwrap()
-                    .broker_name,
+                    .broker_name
+                    .as_str(),
                 "a"
             );
         }
