@@ -44,7 +44,11 @@ fn check_stamp(data: &[u8]) {
     if stamp(&mut copy, 7, 11, 13).is_ok() {
         let facts = dispatch_facts(&copy).expect("a stamped record still parses");
         assert_eq!(
-            (facts.queue_offset, facts.physical_offset, facts.store_timestamp),
+            (
+                facts.queue_offset,
+                facts.physical_offset,
+                facts.store_timestamp
+            ),
             (7, 11, 13)
         );
         assert_eq!(store_timestamp(&copy), Ok(13));
