@@ -58,6 +58,9 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> JournalError + '_ {
     }
 }
 
+/// Told when the appends up to its ticket are durable (or failed).
+type SyncWaiter = oneshot::Sender<Result<(), JournalError>>;
+
 /// One shard's pop log (see the module doc).
 pub struct PopJournal {
     path: PathBuf,
@@ -69,7 +72,7 @@ pub struct PopJournal {
     /// Appends so far (each a ticket) and the last one known durable.
     appended: Cell<u64>,
     durable: Cell<u64>,
-    waiters: RefCell<Vec<(u64, oneshot::Sender<Result<(), JournalError>>)>>,
+    waiters: RefCell<Vec<(u64, SyncWaiter)>>,
     flushing: Cell<bool>,
     failed: RefCell<Option<String>>,
 }

@@ -215,7 +215,6 @@ async fn redeliver(shard: &Rc<Shard>, job: &PopQueueJob, old: Checkpoint) -> Pop
 
 /// A fresh pop from the queue's frontier.
 async fn pop_fresh(shard: &Rc<Shard>, job: &PopQueueJob) -> PopQueueAnswer {
-    let mut log = Vec::new();
     let start = match shard.pop.book.borrow().frontier(&job.key) {
         Some(frontier) => frontier,
         None => initial_offset(shard, &job.key, job.init_mode),
@@ -241,15 +240,42 @@ async fn pop_fresh(shard: &Rc<Shard>, job: &PopQueueJob) -> PopQueueAnswer {
         }
     }
     let rest = (found.max_offset - frontier).max(0);
+    match checkpoint(shard, job, begin, frontier, &records) {
+        Planned::Nothing(log) => {
+            if let Err(err) = shard.pop.journal.write(&log).await {
+                return failed(err.to_string());
+            }
+            PopQueueAnswer::empty(rest)
+        }
+        Planned::Refused => PopQueueAnswer::empty(rest),
+        Planned::Deliver(ck, log) => deliver(shard, job, ck, log, records, rest).await,
+    }
+}
+
+/// What a fresh pop's book change came to.
+enum Planned {
+    /// Nothing to hand out; the frontier records to log.
+    Nothing(Vec<LogRecord>),
+    /// `pop_checkpoints_max` reached.
+    Refused,
+    /// The checkpoint and every record to log.
+    Deliver(Checkpoint, Vec<LogRecord>),
+}
+
+/// The synchronous book change of a fresh pop (no `.await` while the book
+/// is borrowed).
+fn checkpoint(
+    shard: &Shard,
+    job: &PopQueueJob,
+    begin: i64,
+    frontier: i64,
+    records: &[(i64, i64)],
+) -> Planned {
     let mut book = shard.pop.book.borrow_mut();
-    log.extend(book.advance(&job.key, begin));
+    let mut log: Vec<LogRecord> = book.advance(&job.key, begin).into_iter().collect();
     if records.is_empty() {
         log.extend(book.advance(&job.key, frontier));
-        drop(book);
-        if let Err(err) = shard.pop.journal.write(&log).await {
-            return failed(err.to_string());
-        }
-        return PopQueueAnswer::empty(rest);
+        return Planned::Nothing(log);
     }
     let new = NewCheckpoint {
         pop_time: job.pop_time,
@@ -258,16 +284,16 @@ async fn pop_fresh(shard: &Rc<Shard>, job: &PopQueueJob) -> PopQueueAnswer {
         attempts: 0,
         offsets: records.iter().map(|r| r.0).collect(),
     };
-    let ck = match book.add(&job.key, new, frontier) {
-        Ok(ck) => ck,
+    match book.add(&job.key, new, frontier) {
+        Ok(ck) => {
+            log.push(LogRecord::Checkpoint(ck.clone()));
+            Planned::Deliver(ck, log)
+        }
         Err(err) => {
             tracing::warn!(group = %job.key.group, topic = %job.key.topic, %err, "pop refused");
-            return PopQueueAnswer::empty(rest);
+            Planned::Refused
         }
-    };
-    drop(book);
-    log.push(LogRecord::Checkpoint(ck.clone()));
-    deliver(shard, job, ck, log, records, rest).await
+    }
 }
 
 struct Found {
