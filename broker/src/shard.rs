@@ -70,6 +70,12 @@ pub enum ShardMessage {
     StoreInfo(oneshot::Sender<StoreInfo>),
     /// Delete a topic's stored data (DELETE_TOPIC_IN_BROKER).
     DeleteTopic(String, oneshot::Sender<()>),
+    /// A request of an in-process client (`crate::gateway`), run through
+    /// the processors on this shard.
+    Gateway(
+        crate::gateway::GatewayCall,
+        oneshot::Sender<Option<ringmq_net::command::RemotingCommand>>,
+    ),
     /// Stop accepting, finish in-flight work, flush, exit.
     Shutdown,
 }
@@ -320,6 +326,9 @@ impl Shard {
             ShardMessage::DeleteTopic(topic, reply) => {
                 self.store.delete_topic(&topic).await;
                 let _ = reply.send(());
+            }
+            ShardMessage::Gateway(call, reply) => {
+                let _ = reply.send(crate::gateway::serve(self, call).await);
             }
             ShardMessage::Shutdown => {}
         }
