@@ -125,6 +125,8 @@ trait WithStatus: Default {
 macro_rules! with_status {
     ($($ty:ty),* $(,)?) => {
         $(impl WithStatus for $ty {
+            // Some responses have no field besides `status`.
+            #[allow(clippy::needless_update)]
             fn with_status(status: pb::Status) -> Self {
                 Self { status: Some(status), ..Default::default() }
             }
