@@ -158,6 +158,9 @@ pub struct BrokerConfig {
     pub pop_checkpoints_max: usize,
     /// `host:port` of the Prometheus `/metrics` endpoint; empty = none.
     pub metrics_address: String,
+    /// `host:port` of the RocketMQ 5 gRPC endpoint (`apache.rocketmq.v2`,
+    /// served by the `ringmq` binary, crate `ringmq-grpc`); empty = none.
+    pub grpc_listen: String,
     /// Log level or filter (`ringmq --log-level`, which wins); empty = the
     /// default. Read once at start-up.
     pub log_level: String,
@@ -224,6 +227,7 @@ impl Default for BrokerConfig {
             transaction_check_max: 15,
             pop_checkpoints_max: crate::pop::POP_CHECKPOINTS_MAX_DEFAULT,
             metrics_address: String::new(),
+            grpc_listen: String::new(),
             log_level: String::new(),
             log_format: String::new(),
             wait_time_in_queue_ms: crate::flow::WAIT_TIME_IN_QUEUE_MS_DEFAULT,
@@ -573,6 +577,7 @@ const ENV_KEYS: &[&str] = &[
     "transaction_check_max",
     "pop_checkpoints_max",
     "metrics_address",
+    "grpc_listen",
     "log_level",
     "log_format",
     "wait_time_in_queue_ms",
@@ -656,6 +661,7 @@ fn key_doc(key: &str) -> Option<&'static str> {
             "Unacked POP checkpoints (up to 32 messages each) a shard holds before pops pause."
         }
         "metrics_address" => "host:port of the Prometheus /metrics endpoint; empty = none.",
+        "grpc_listen" => "host:port of the RocketMQ 5 gRPC endpoint; empty = none.",
         "log_level" => "Log level or filter at start-up; --log-level wins; empty = info.",
         "log_format" => "Log lines at start-up: text or json; --log-format wins; empty = text.",
         "wait_time_in_queue_ms" => {

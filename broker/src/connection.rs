@@ -51,6 +51,18 @@ impl Connection {
     pub fn last_frame_ms(&self) -> i64 {
         self.last_frame_ms.get()
     }
+
+    /// A connection without a socket, for one call of an in-process client
+    /// ([`crate::gateway`]): its id and outbound queue outlive the call.
+    pub fn virtual_for(id: u64, peer: SocketAddr, outbound: OutboundSender) -> Connection {
+        Connection {
+            id,
+            peer,
+            outbound,
+            in_flight: Cell::new(0),
+            last_frame_ms: Cell::new(crate::clock::now_ms()),
+        }
+    }
 }
 
 /// Serves a connection until it closes.

@@ -43,6 +43,7 @@ pub mod connection;
 pub mod control;
 pub mod disk;
 pub mod flow;
+pub mod gateway;
 pub mod groups;
 pub mod limits;
 pub mod live_config;
@@ -357,6 +358,12 @@ impl BrokerHandle {
     /// The configuration the broker runs with.
     pub fn config(&self) -> &BrokerConfig {
         &self.state.config
+    }
+
+    /// An in-process entry to the processors, usable from any thread (the
+    /// gRPC endpoint's; see [`gateway`]).
+    pub fn gateway(&self) -> gateway::Gateway {
+        gateway::Gateway::new(self.state.clone())
     }
 
     /// Graceful stop: stop accepting, answer parked pulls, finish in-flight

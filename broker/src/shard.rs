@@ -72,6 +72,12 @@ pub enum ShardMessage {
     DeleteTopic(String, oneshot::Sender<()>),
     /// A POP operation on a queue this shard owns (`crate::pop`).
     Pop(crate::pop::PopMessage),
+    /// A request of an in-process client (`crate::gateway`), run through
+    /// the processors on this shard.
+    Gateway(
+        crate::gateway::GatewayCall,
+        oneshot::Sender<Option<ringmq_net::command::RemotingCommand>>,
+    ),
     /// Stop accepting, finish in-flight work, flush, exit.
     Shutdown,
 }
@@ -326,6 +332,9 @@ impl Shard {
                 let _ = reply.send(());
             }
             ShardMessage::Pop(message) => crate::pop::serve(&self, message).await,
+            ShardMessage::Gateway(call, reply) => {
+                let _ = reply.send(crate::gateway::serve(self, call).await);
+            }
             ShardMessage::Shutdown => {}
         }
     }

@@ -7,8 +7,22 @@
 //! (no system protoc is needed; generation is cheaper to keep right than
 //! hand-derived prost types for ~70 messages and a 17-method service).
 //!
-//! Status: only the generated types ([`pb`]) exist so far; the server that
-//! serves `MessagingService` from the broker is not written yet.
+//! [`GrpcServer`] serves `MessagingService` on a tokio thread of its own,
+//! running every RPC through the broker's remoting processors with the
+//! in-process [`ringmq_broker::gateway`] ([`service`] has the RPC table).
+//!
+//! - [`convert`]: gRPC messages to remoting properties and back.
+//! - [`handles`]: the transaction ids and receipt handles given to clients.
+//! - [`session`]: one tracked client per `x-mq-client-id`.
+//! - [`server`]: the thread, listener and shutdown.
+
+pub mod convert;
+pub mod handles;
+pub mod server;
+pub mod service;
+pub mod session;
+
+pub use server::{GrpcServer, GrpcStartError};
 
 /// The generated `apache.rocketmq.v2` messages, enums, client and server.
 #[allow(clippy::all, clippy::pedantic, missing_docs)]

@@ -112,10 +112,33 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         broker.local_addr(),
         broker.store_host()
     );
+    let grpc = start_grpc(&broker)
+        .transpose()
+        .context("the gRPC endpoint did not start")?;
+    if let Some(server) = &grpc {
+        println!("ringmq broker serves gRPC on {}", server.local_addr());
+    }
     wait_for_stop_signal()?;
     tracing::info!("stop signal received; shutting down");
+    drop(grpc);
     broker.shutdown();
     Ok(())
+}
+
+/// Starts the RocketMQ 5 gRPC endpoint on `grpc_listen` (none when empty);
+/// routes name the broker's advertised host with the gRPC port.
+pub fn start_grpc(
+    broker: &ringmq_broker::BrokerHandle,
+) -> Option<Result<ringmq_grpc::GrpcServer, ringmq_grpc::GrpcStartError>> {
+    let listen = &broker.config().grpc_listen;
+    if listen.is_empty() {
+        return None;
+    }
+    Some(ringmq_grpc::GrpcServer::start(
+        listen,
+        broker.store_host().ip(),
+        broker.gateway(),
+    ))
 }
 
 /// Blocks until SIGINT or SIGTERM.

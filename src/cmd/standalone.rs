@@ -67,6 +67,9 @@ pub struct Args {
     pub dashboard: super::dashboard::StandaloneArgs,
 }
 
+/// The gRPC port of `ringmq standalone` (RocketMQ proxy's default).
+pub const STANDALONE_GRPC_PORT: u16 = 8081;
+
 /// The default `/metrics` address of `ringmq standalone`.
 pub const STANDALONE_METRICS_ADDRESS: &str = "127.0.0.1:5557";
 
@@ -103,6 +106,9 @@ pub fn broker_config(args: &Args, nameserver: SocketAddr) -> anyhow::Result<Brok
     if let Some(segment_bytes) = args.segment_bytes {
         config.segment_bytes = segment_bytes;
     }
+    // RocketMQ 5 clients find standalone where they find a local proxy;
+    // `--set grpc_listen=` (empty) turns it off.
+    config.grpc_listen = SocketAddr::new(args.host, STANDALONE_GRPC_PORT).to_string();
     super::broker::apply_set(&mut config, &args.set)?;
     // Sized last, so that a shard count given by `--set shards=N` counts. A
     // data directory made by an earlier run keeps the size it was made with.
@@ -223,6 +229,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     println!("ringmq standalone is up");
     println!("  nameserver: {namesrv_addr}   (clients: --namesrv {namesrv_addr})");
     println!("  broker:     {}", cluster.broker.store_host());
+    let grpc = super::broker::start_grpc(&cluster.broker);
+    match &grpc {
+        Some(Ok(server)) => println!(
+            "  grpc:       {}   (RocketMQ 5 clients: endpoints {})",
+            server.local_addr(),
+            server.local_addr()
+        ),
+        Some(Err(err)) => println!("  grpc:       not served ({err})"),
+        None => {}
+    }
     for line in cluster.disk_policy() {
         println!("  {line}");
     }
@@ -259,6 +275,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     println!("stopping: flushing the broker and unregistering it");
     drop(metrics);
     drop(dashboard);
+    drop(grpc);
     cluster.stop()?;
     println!("stopped");
     Ok(())
