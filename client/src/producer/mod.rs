@@ -449,7 +449,9 @@ impl Producer {
 
     /// Writable queues of `topic`, from the cached or fetched route.
     pub async fn queues(&self, topic: &str) -> Result<Vec<MessageQueue>, SendError> {
-        self.shared_queues(topic).await.map(|queues| queues.to_vec())
+        self.shared_queues(topic)
+            .await
+            .map(|queues| queues.to_vec())
     }
 
     /// [`queues`](Self::queues) without the copy: the route cache's own
