@@ -42,6 +42,7 @@ use ringmq_broker::gateway::{Gateway, GatewayError, Pushed, PushedCommands};
 use ringmq_broker::topics::TopicConfig;
 use ringmq_net::code::{request, response};
 use ringmq_net::command::RemotingCommand;
+use ringmq_net::topic_attributes::MessageType;
 use ringmq_net::header::{
     CheckTransactionStateRequestHeader, ConsumerSendMsgBackRequestHeader,
     EndTransactionRequestHeader, GetConsumerRunningInfoRequestHeader, SendMessageResponseHeader,
@@ -169,16 +170,32 @@ fn answer<T: WithStatus>(outcome: Result<T, pb::Status>) -> Result<Response<T>, 
 /// The message types a topic's queues accept. Topics carry no message
 /// type yet, so every queue accepts every type (RocketMQ 5's behaviour for
 /// a topic created without one).
-fn accepted_types(_topic: &TopicConfig) -> Vec<i32> {
-    [
-        pb::MessageType::Normal,
-        pb::MessageType::Fifo,
-        pb::MessageType::Delay,
-        pb::MessageType::Transaction,
-    ]
-    .into_iter()
-    .map(|t| t as i32)
-    .collect()
+fn accepted_types(topic: &TopicConfig) -> Vec<i32> {
+    MessageType::ALL
+        .into_iter()
+        .filter(|kind| topic.accepts(*kind))
+        .map(|kind| grpc_type(kind) as i32)
+        .collect()
+}
+
+/// The gRPC name of a topic message type.
+fn grpc_type(kind: MessageType) -> pb::MessageType {
+    match kind {
+        MessageType::Normal => pb::MessageType::Normal,
+        MessageType::Fifo => pb::MessageType::Fifo,
+        MessageType::Delay => pb::MessageType::Delay,
+        MessageType::Transaction => pb::MessageType::Transaction,
+    }
+}
+
+/// The topic message type of a send's delivery.
+fn delivery_type(delivery: &Delivery) -> MessageType {
+    match delivery {
+        Delivery::Normal => MessageType::Normal,
+        Delivery::Fifo { .. } => MessageType::Fifo,
+        Delivery::Timed { .. } => MessageType::Delay,
+        Delivery::Transaction => MessageType::Transaction,
+    }
 }
 
 /// The gRPC code for a remoting response code that is not SUCCESS.
@@ -385,6 +402,17 @@ impl Messaging {
     ) -> Result<pb::SendResultEntry, pb::Status> {
         let out = convert::outgoing(message).map_err(|err| status(err.code(), err.to_string()))?;
         let topic = self.topic(&out.topic)?;
+        let kind = delivery_type(&out.delivery);
+        if !topic.accepts(kind) {
+            let own = topic.message_type().map_or("any", |own| own.as_str());
+            return Err(status(
+                pb::Code::MessagePropertyConflictWithType,
+                format!(
+                    "topic {} accepts {own} messages, not {kind} ones (its message.type attribute)",
+                    out.topic
+                ),
+            ));
+        }
         let queue_id = match &out.delivery {
             Delivery::Fifo { group } => {
                 let queues = u64::try_from(topic.write_queue_nums.max(1)).unwrap_or(1);

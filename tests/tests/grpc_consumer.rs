@@ -21,7 +21,6 @@ fn received(result: &Value) -> Vec<Value> {
 }
 
 #[test]
-#[ignore = "needs the POP processors of branch pop15, not merged into grpc15 yet"]
 fn a_simple_consumer_receives_every_message_once_and_acked_ones_never_return() {
     let server = GrpcStandalone::start(&[]);
     let topic = unique_name("GrpcRecv");
@@ -80,7 +79,6 @@ fn a_simple_consumer_receives_every_message_once_and_acked_ones_never_return() {
 }
 
 #[test]
-#[ignore = "needs the POP processors of branch pop15, not merged into grpc15 yet"]
 fn a_message_sent_over_remoting_is_received_intact_over_grpc() {
     let server = GrpcStandalone::start(&[]);
     let topic = unique_name("GrpcCross");
@@ -120,7 +118,6 @@ fn a_message_sent_over_remoting_is_received_intact_over_grpc() {
 }
 
 #[test]
-#[ignore = "needs the POP processors of branch pop15, not merged into grpc15 yet"]
 fn an_unacked_message_comes_back_after_its_invisible_time_with_its_attempt_raised() {
     let server = GrpcStandalone::start(&[]);
     let topic = unique_name("GrpcRetry");
@@ -158,7 +155,6 @@ fn an_unacked_message_comes_back_after_its_invisible_time_with_its_attempt_raise
 }
 
 #[test]
-#[ignore = "needs the POP processors of branch pop15, not merged into grpc15 yet"]
 fn past_the_group_s_max_attempts_a_message_goes_to_the_dead_letter_queue() {
     let server = GrpcStandalone::start(&[]);
     let topic = unique_name("GrpcDlq");

@@ -207,3 +207,62 @@ fn telemetry_answers_a_producer_s_settings_with_the_broker_s_limits() {
         assert!(settings.backoff_policy.unwrap().max_attempts > 0);
     });
 }
+
+#[test]
+fn a_typed_topic_routes_its_one_type_and_refuses_sends_of_another() {
+    let server = GrpcStandalone::start(&[]);
+    let topic = unique_name("GrpcTyped");
+    let created = ringmq_tests::admin::admin_json(
+        &server.namesrv,
+        &["topic", "create", &topic, "--message-type", "FIFO"],
+    );
+    assert_eq!(created["messageType"], "FIFO", "{created}");
+    runtime().block_on(async {
+        let mut client = connect(&server).await;
+        let route = client
+            .query_route(with_client(
+                pb::QueryRouteRequest {
+                    topic: resource(&topic),
+                    endpoints: None,
+                },
+                Some("typed-client"),
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(code(route.status.as_ref()), pb::Code::Ok);
+        assert!(!route.message_queues.is_empty());
+        for queue in &route.message_queues {
+            assert_eq!(
+                queue.accept_message_types,
+                vec![pb::MessageType::Fifo as i32]
+            );
+        }
+        let normal = pb::Message {
+            topic: resource(&topic),
+            user_properties: Default::default(),
+            system_properties: Some(pb::SystemProperties {
+                message_id: "01".into(),
+                ..Default::default()
+            }),
+            body: b"x".to_vec(),
+        };
+        let sent = client
+            .send_message(with_client(
+                pb::SendMessageRequest {
+                    messages: vec![normal],
+                },
+                Some("typed-client"),
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        let status = sent.status.as_ref().unwrap();
+        assert_eq!(
+            code(Some(status)),
+            pb::Code::MessagePropertyConflictWithType,
+            "{status:?}"
+        );
+        assert!(status.message.contains("FIFO"), "{status:?}");
+    });
+}

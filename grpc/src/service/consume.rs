@@ -135,10 +135,7 @@ impl Messaging {
     /// the group's POP retry topic.
     fn popped_topic(topic: &str, group: &str, receipt: &ExtraInfo) -> String {
         if receipt.retry {
-            format!(
-                "{}{group}_{topic}",
-                ringmq_net::topic::RETRY_GROUP_TOPIC_PREFIX
-            )
+            ringmq_net::topic::pop_retry_topic(topic, group)
         } else {
             topic.to_owned()
         }
