@@ -449,7 +449,9 @@ impl Producer {
 
     /// Writable queues of `topic`, from the cached or fetched route.
     pub async fn queues(&self, topic: &str) -> Result<Vec<MessageQueue>, SendError> {
-        self.shared_queues(topic).await.map(|queues| queues.to_vec())
+        self.shared_queues(topic)
+            .await
+            .map(|queues| queues.to_vec())
     }
 
     /// [`queues`](Self::queues) without the copy: the route cache's own
@@ -643,7 +645,7 @@ impl Producer {
             request::SEND_MESSAGE_V2
         };
         let mut request = RemotingCommand::request(code)
-            .with_header(&header)
+            .with_owned_header(header)
             .with_body(prepared.body.clone());
         request.serialize_type = self.inner.config.header_encoding;
         request
@@ -718,12 +720,24 @@ fn batch_chunk(
     })
 }
 
+/// The wire property string of `msg`, written straight from its map (a
+/// map has each name once, so no [`Properties`] is built in between).
 fn encode_properties(msg: &Message) -> String {
-    let mut props = Properties::new();
+    let len: usize = msg
+        .properties()
+        .iter()
+        .map(|(k, v)| k.len() + v.len() + 2)
+        .sum();
+    let mut out = String::with_capacity(len);
     for (k, v) in msg.properties() {
-        props.insert(k.as_str(), v.as_str());
+        if !out.is_empty() {
+            out.push(ringmq_net::properties::PROPERTY_SEPARATOR);
+        }
+        out.push_str(k);
+        out.push(ringmq_net::properties::NAME_VALUE_SEPARATOR);
+        out.push_str(v);
     }
-    props.encode()
+    out
 }
 
 fn send_result(
