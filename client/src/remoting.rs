@@ -138,7 +138,35 @@ impl Responder {
     }
 }
 
-type Pending = Arc<Mutex<HashMap<i32, oneshot::Sender<RemotingCommand>>>>;
+/// Hashes an opaque with one multiplication (Fibonacci hashing): opaques
+/// are our own sequential request ids, not attacker-chosen keys, so the
+/// map needs spread, not SipHash's flood resistance. Every request inserts
+/// and removes one.
+#[derive(Debug, Default, Clone, Copy)]
+struct OpaqueHasher(u64);
+
+impl std::hash::Hasher for OpaqueHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(OPAQUE_HASH_MULTIPLIER);
+        }
+    }
+    fn write_i32(&mut self, opaque: i32) {
+        self.0 = u64::from(opaque as u32).wrapping_mul(OPAQUE_HASH_MULTIPLIER);
+    }
+}
+
+/// 2^64 / the golden ratio: consecutive opaques land far apart.
+const OPAQUE_HASH_MULTIPLIER: u64 = 0x9E37_79B9_7F4A_7C15;
+
+type Pending = Arc<
+    Mutex<
+        HashMap<i32, oneshot::Sender<RemotingCommand>, std::hash::BuildHasherDefault<OpaqueHasher>>,
+    >,
+>;
 
 /// One TCP connection to a broker or nameserver.
 #[derive(Debug)]
@@ -418,7 +446,8 @@ fn closed(addr: &str) -> RemotingError {
 }
 
 fn encode(command: &RemotingCommand) -> Result<Bytes, RemotingError> {
-    let mut out = BytesMut::with_capacity(256 + command.body.len());
+    // `encode` reserves the whole frame itself: one allocation.
+    let mut out = BytesMut::new();
     command.encode(&mut out)?;
     Ok(out.freeze())
 }

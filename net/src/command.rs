@@ -150,7 +150,16 @@ impl RemotingCommand {
 
     /// Adds every field of `header` to `extFields` (overwriting same names).
     pub fn with_header<H: CommandHeader>(mut self, header: &H) -> Self {
+        self.ext_fields.reserve(H::FIELD_COUNT);
         header.write_ext_fields(&mut self.ext_fields);
+        self
+    }
+
+    /// [`with_header`](Self::with_header) by value: the header's strings
+    /// are moved into `extFields`, not copied.
+    pub fn with_owned_header<H: CommandHeader>(mut self, header: H) -> Self {
+        self.ext_fields.reserve(H::FIELD_COUNT);
+        header.into_ext_fields(&mut self.ext_fields);
         self
     }
 
@@ -294,18 +303,20 @@ fn i32_len(len: usize, field: &'static str) -> Result<i32, BinaryHeaderLimit> {
 
 fn put_int(out: &mut BytesMut, value: i32) {
     let mut digits = itoa_buffer();
-    out.put_slice(format_i32(value, &mut digits));
+    out.put_slice(format_decimal(value.into(), &mut digits));
 }
 
-/// Room for the longest i32 in decimal: `-2147483648`.
-const I32_DECIMAL_BYTES_MAX: usize = 11;
+/// Room for the longest i64 in decimal: `-9223372036854775808`.
+pub(crate) const I64_DECIMAL_BYTES_MAX: usize = 20;
 
-fn itoa_buffer() -> [u8; I32_DECIMAL_BYTES_MAX] {
-    [0; I32_DECIMAL_BYTES_MAX]
+/// A buffer for [`format_decimal`].
+pub(crate) fn itoa_buffer() -> [u8; I64_DECIMAL_BYTES_MAX] {
+    [0; I64_DECIMAL_BYTES_MAX]
 }
 
-/// Formats `value` into the end of `buf` and returns the digits.
-fn format_i32(value: i32, buf: &mut [u8; I32_DECIMAL_BYTES_MAX]) -> &[u8] {
+/// Formats `value` in decimal (as Java's `toString()`) into the end of
+/// `buf` and returns the digits: no formatter machinery, no allocation.
+pub(crate) fn format_decimal(value: i64, buf: &mut [u8; I64_DECIMAL_BYTES_MAX]) -> &[u8] {
     let mut magnitude = value.unsigned_abs();
     let mut start = buf.len();
     for slot in buf.iter_mut().rev() {
@@ -404,10 +415,19 @@ fn read_binary_header(header: &[u8]) -> Result<RemotingCommand, CommandError> {
     })
 }
 
+/// Bytes of a typical binary extFields entry (a short key and value plus
+/// the 6 bytes of lengths), for sizing the decoded list.
+const BINARY_FIELD_BYTES_TYPICAL: usize = 10;
+/// Most entries room is reserved for before decoding (more still decode).
+const BINARY_FIELDS_RESERVED_MAX: usize = 32;
+
 /// Reads entries until the extFields bytes are used up. The number of
 /// entries is bounded by the bytes: each takes at least 6.
 fn read_binary_ext_fields(fields: &mut HeaderReader<'_>) -> Result<ExtFields, CommandError> {
-    let mut ext_fields = Vec::new();
+    // Room for the entries the bytes can hold (each takes at least 6, and
+    // real ones over 10), capped so a hostile length reserves little.
+    let room = (fields.rest.len() / BINARY_FIELD_BYTES_TYPICAL).min(BINARY_FIELDS_RESERVED_MAX);
+    let mut ext_fields = Vec::with_capacity(room);
     while !fields.rest.is_empty() {
         let key_len = fields.i16("extFields key length")?;
         let key_len = length(key_len.into(), "extFields key")?;
@@ -856,9 +876,22 @@ mod tests {
 
     #[test]
     fn integers_format_at_the_extremes() {
-        for value in [0, 7, -7, 10, i32::MAX, i32::MIN] {
+        let extremes = [
+            0,
+            7,
+            -7,
+            10,
+            i32::MAX.into(),
+            i32::MIN.into(),
+            i64::MAX,
+            i64::MIN,
+        ];
+        for value in extremes {
             let mut buf = itoa_buffer();
-            assert_eq!(format_i32(value, &mut buf), value.to_string().as_bytes());
+            assert_eq!(
+                format_decimal(value, &mut buf),
+                value.to_string().as_bytes()
+            );
         }
     }
 

@@ -44,7 +44,6 @@
 //! local part. On VIEW_MESSAGE_BY_ID or END_TRANSACTION the broker splits the
 //! offset ([`ShardOffset::split`]) to find the shard whose log holds it.
 
-use std::fmt::Write as _;
 use std::hash::{BuildHasher, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -74,10 +73,19 @@ pub enum MessageIdError {
     },
 }
 
+/// Upper-case hex digits by nibble value.
+const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
+
+/// Appends `bytes` as upper-case hex: a table lookup per nibble, not a
+/// formatter call per byte (a send makes two ids: `UNIQ_KEY` on the
+/// client, the offset message id on the broker).
 fn push_hex(out: &mut String, bytes: &[u8]) {
-    for b in bytes {
-        // Writing into a String cannot fail.
-        let _ = write!(out, "{b:02X}");
+    out.reserve(bytes.len() * 2);
+    let digit =
+        |nibble: u8| char::from(HEX_UPPER.get(usize::from(nibble)).copied().unwrap_or(b'0'));
+    for &b in bytes {
+        out.push(digit(b >> 4));
+        out.push(digit(b & 0x0f));
     }
 }
 
@@ -129,7 +137,10 @@ fn split_ip(bytes: &[u8], is_v6: bool) -> Option<(IpAddr, &[u8])> {
 /// broker at `store_host`.
 pub fn offset_msg_id(store_host: SocketAddr, physical_offset: i64) -> String {
     let mut out = String::with_capacity(MSG_ID_V6_HEX_LEN);
-    push_hex(&mut out, &ip_octets(store_host.ip()));
+    match store_host.ip() {
+        IpAddr::V4(v4) => push_hex(&mut out, &v4.octets()),
+        IpAddr::V6(v6) => push_hex(&mut out, &v6.octets()),
+    }
     push_hex(&mut out, &i32::from(store_host.port()).to_be_bytes());
     push_hex(&mut out, &physical_offset.to_be_bytes());
     out

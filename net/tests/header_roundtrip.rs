@@ -95,13 +95,18 @@ fn fields_for<H: HeaderFields>(seeds: &[Seed]) -> ExtFields {
 
 fn check_roundtrip<H>(seeds: &[Seed])
 where
-    H: CommandHeader + HeaderFields + PartialEq + Debug,
+    H: CommandHeader + HeaderFields + PartialEq + Debug + Clone,
 {
     let fields = fields_for::<H>(seeds);
     let header = H::read_ext_fields(&fields).unwrap();
     let written = to_ext_fields(&header);
     assert_eq!(written, fields, "{}", std::any::type_name::<H>());
     assert_eq!(H::read_ext_fields(&written).unwrap(), header);
+    // Writing by value (the send path's `with_owned_header`) writes the same.
+    let mut moved = ExtFields::new();
+    header.clone().into_ext_fields(&mut moved);
+    assert_eq!(moved, written, "{} by value", std::any::type_name::<H>());
+    assert!(written.len() <= H::FIELD_COUNT && H::FIELD_COUNT == H::FIELDS.len());
 }
 
 proptest! {

@@ -32,6 +32,8 @@ use ringmq_net::batch::{self as batch_body, BatchEntry};
 use ringmq_net::properties as property_names;
 use ringmq_net::topic as topic_names;
 
+/// Longest offset message id (IPv6 store host), for sizing a batch's list.
+const MSG_ID_HEX_MAX: usize = ringmq_net::message_id::MSG_ID_V6_HEX_LEN;
 /// Region reported in every send response (`MSG_REGION`).
 const REGION: &str = "DefaultRegion";
 /// Sysflag bits a producer may set (compression and transaction type).
@@ -408,23 +410,33 @@ fn put_reply(
         }
     };
     let store_host = shard.state.store_host;
-    let msg_id = outcome
-        .stored
-        .iter()
-        .map(|(physical, _)| message::offset_msg_id(store_host, *physical))
-        .collect::<Vec<_>>()
-        .join(",");
+    let msg_id = match outcome.stored.as_slice() {
+        // The single send: the id itself, no list to join.
+        [(physical, _)] => message::offset_msg_id(store_host, *physical),
+        stored => {
+            let mut ids = String::with_capacity(stored.len() * (MSG_ID_HEX_MAX + 1));
+            for (index, (physical, _)) in stored.iter().enumerate() {
+                if index > 0 {
+                    ids.push(',');
+                }
+                ids.push_str(&message::offset_msg_id(store_host, *physical));
+            }
+            ids
+        }
+    };
     let queue_offset = outcome.stored.first().map_or(0, |(_, q)| *q);
     let remark =
         (code != response::SUCCESS).then(|| "stored, but not flushed to disk in time".to_owned());
-    Reply::command(RemotingCommand::response_to(req, code, remark).with_header(
-        &SendMessageResponseHeader {
-            msg_id,
-            queue_id,
-            queue_offset,
-            transaction_id: uniq_key.map(str::to_owned),
-            msg_region: Some(REGION.to_owned()),
-            trace_on: Some(true),
-        },
-    ))
+    Reply::command(
+        RemotingCommand::response_to(req, code, remark).with_owned_header(
+            SendMessageResponseHeader {
+                msg_id,
+                queue_id,
+                queue_offset,
+                transaction_id: uniq_key.map(str::to_owned),
+                msg_region: Some(REGION.to_owned()),
+                trace_on: Some(true),
+            },
+        ),
+    )
 }

@@ -49,7 +49,10 @@ impl LatencyFaults {
             return;
         };
         if isolation.is_zero() {
-            table.remove(broker);
+            // The usual case, a fast send with nobody isolated: no hashing.
+            if !table.is_empty() {
+                table.remove(broker);
+            }
             return;
         }
         if table.len() >= FAULT_TABLE_BROKERS_MAX && !table.contains_key(broker) {
@@ -67,7 +70,7 @@ impl LatencyFaults {
         let Ok(table) = self.available_at.lock() else {
             return true;
         };
-        table.get(broker).is_none_or(|at| Instant::now() >= *at)
+        table.is_empty() || table.get(broker).is_none_or(|at| Instant::now() >= *at)
     }
 
     /// Among `brokers`, the one whose isolation ends first.

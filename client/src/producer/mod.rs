@@ -645,7 +645,7 @@ impl Producer {
             request::SEND_MESSAGE_V2
         };
         let mut request = RemotingCommand::request(code)
-            .with_header(&header)
+            .with_owned_header(header)
             .with_body(prepared.body.clone());
         request.serialize_type = self.inner.config.header_encoding;
         request
@@ -720,12 +720,24 @@ fn batch_chunk(
     })
 }
 
+/// The wire property string of `msg`, written straight from its map (a
+/// map has each name once, so no [`Properties`] is built in between).
 fn encode_properties(msg: &Message) -> String {
-    let mut props = Properties::new();
+    let len: usize = msg
+        .properties()
+        .iter()
+        .map(|(k, v)| k.len() + v.len() + 2)
+        .sum();
+    let mut out = String::with_capacity(len);
     for (k, v) in msg.properties() {
-        props.insert(k.as_str(), v.as_str());
+        if !out.is_empty() {
+            out.push(ringmq_net::properties::PROPERTY_SEPARATOR);
+        }
+        out.push_str(k);
+        out.push(ringmq_net::properties::NAME_VALUE_SEPARATOR);
+        out.push_str(v);
     }
-    props.encode()
+    out
 }
 
 fn send_result(

@@ -102,6 +102,12 @@ impl ExtFields {
         }
     }
 
+    /// Makes room for `additional` more fields (a header about to be
+    /// written: one allocation instead of a few regrowths).
+    pub fn reserve(&mut self, additional: usize) {
+        self.entries.reserve(additional);
+    }
+
     /// The number of fields.
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -257,10 +263,19 @@ pub enum HeaderError {
 
 /// A typed header that lives in a command's `extFields`.
 pub trait CommandHeader: Sized {
+    /// How many fields the header has at most (room reserved before
+    /// writing; [`command_header!`](crate::command_header) sets it).
+    const FIELD_COUNT: usize = 0;
     /// Writes every non-null field as `name -> value.to_string()`.
     fn write_ext_fields(&self, fields: &mut ExtFields);
     /// Reads the header, failing on missing required fields or bad values.
     fn read_ext_fields(fields: &ExtFields) -> Result<Self, HeaderError>;
+    /// [`write_ext_fields`](Self::write_ext_fields) by value: string
+    /// fields are moved in, not copied (the send path builds a header only
+    /// to write it).
+    fn into_ext_fields(self, fields: &mut ExtFields) {
+        self.write_ext_fields(fields);
+    }
 }
 
 /// Writes `header` into a fresh [`ExtFields`] map.
@@ -320,6 +335,10 @@ pub trait FieldValue: Sized + Default {
     fn to_field(&self) -> String;
     /// Java's parse of the value; `None` if it does not parse.
     fn parse_field(text: &str) -> Option<Self>;
+    /// [`to_field`](Self::to_field) by value (a `String` is moved).
+    fn into_field(self) -> String {
+        self.to_field()
+    }
 }
 
 impl FieldValue for String {
@@ -327,15 +346,27 @@ impl FieldValue for String {
     fn to_field(&self) -> String {
         self.clone()
     }
+    fn into_field(self) -> String {
+        self
+    }
     fn parse_field(text: &str) -> Option<Self> {
         Some(text.to_owned())
     }
 }
 
+/// Java's `toString()` of an integer, formatted without `fmt`.
+fn decimal_field(value: i64) -> String {
+    let mut digits = crate::command::itoa_buffer();
+    // ASCII digits and a sign are always UTF-8: one exact allocation.
+    std::str::from_utf8(crate::command::format_decimal(value, &mut digits))
+        .unwrap_or_default()
+        .to_owned()
+}
+
 impl FieldValue for i32 {
     const TYPE: FieldType = FieldType::Int;
     fn to_field(&self) -> String {
-        self.to_string()
+        decimal_field((*self).into())
     }
     fn parse_field(text: &str) -> Option<Self> {
         // Rust's parse accepts exactly what Integer.parseInt does: an
@@ -347,7 +378,7 @@ impl FieldValue for i32 {
 impl FieldValue for i64 {
     const TYPE: FieldType = FieldType::Long;
     fn to_field(&self) -> String {
-        self.to_string()
+        decimal_field(*self)
     }
     fn parse_field(text: &str) -> Option<Self> {
         text.parse().ok()
@@ -357,7 +388,7 @@ impl FieldValue for i64 {
 impl FieldValue for bool {
     const TYPE: FieldType = FieldType::Bool;
     fn to_field(&self) -> String {
-        self.to_string()
+        if *self { "true" } else { "false" }.to_owned()
     }
     fn parse_field(text: &str) -> Option<Self> {
         Some(text.eq_ignore_ascii_case("true"))
@@ -384,6 +415,8 @@ pub trait HeaderField: Sized {
     const PRESENCE: Presence;
     /// Writes the field unless it is `None`.
     fn write(&self, name: &'static str, fields: &mut ExtFields);
+    /// [`write`](Self::write) by value: a string is moved, not copied.
+    fn write_owned(self, name: &'static str, fields: &mut ExtFields);
     /// Reads the field under the rules of its presence.
     fn read(name: &'static str, fields: &ExtFields) -> Result<Self, HeaderError>;
     /// Reads a Java primitive: absent or unparsable gives the default.
@@ -395,6 +428,9 @@ impl<T: FieldValue> HeaderField for T {
     const PRESENCE: Presence = Presence::Required;
     fn write(&self, name: &'static str, fields: &mut ExtFields) {
         fields.insert(name.to_owned(), self.to_field());
+    }
+    fn write_owned(self, name: &'static str, fields: &mut ExtFields) {
+        fields.insert(name.to_owned(), self.into_field());
     }
     fn read(name: &'static str, fields: &ExtFields) -> Result<Self, HeaderError> {
         let text = fields.get(name).ok_or(HeaderError::Missing(name))?;
@@ -418,6 +454,11 @@ impl<T: FieldValue> HeaderField for Option<T> {
     fn write(&self, name: &'static str, fields: &mut ExtFields) {
         if let Some(value) = self {
             fields.insert(name.to_owned(), value.to_field());
+        }
+    }
+    fn write_owned(self, name: &'static str, fields: &mut ExtFields) {
+        if let Some(value) = self {
+            fields.insert(name.to_owned(), value.into_field());
         }
     }
     fn read(name: &'static str, fields: &ExtFields) -> Result<Self, HeaderError> {
@@ -476,9 +517,14 @@ macro_rules! command_header {
         }
 
         impl $crate::header::CommandHeader for $name {
+            const FIELD_COUNT: usize = <[&str]>::len(&[$($key),*]);
             #[allow(unused_variables)]
             fn write_ext_fields(&self, fields: &mut $crate::header::ExtFields) {
                 $( $crate::header::HeaderField::write(&self.$field, $key, fields); )*
+            }
+            #[allow(unused_variables)]
+            fn into_ext_fields(self, fields: &mut $crate::header::ExtFields) {
+                $( $crate::header::HeaderField::write_owned(self.$field, $key, fields); )*
             }
             #[allow(unused_variables)]
             fn read_ext_fields(
