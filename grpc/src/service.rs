@@ -42,12 +42,12 @@ use ringmq_broker::gateway::{Gateway, GatewayError, Pushed, PushedCommands};
 use ringmq_broker::topics::TopicConfig;
 use ringmq_net::code::{request, response};
 use ringmq_net::command::RemotingCommand;
-use ringmq_net::topic_attributes::MessageType;
 use ringmq_net::header::{
     CheckTransactionStateRequestHeader, ConsumerSendMsgBackRequestHeader,
     EndTransactionRequestHeader, GetConsumerRunningInfoRequestHeader, SendMessageResponseHeader,
     UnregisterClientRequestHeader,
 };
+use ringmq_net::topic_attributes::MessageType;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
