@@ -18,6 +18,12 @@ PINS=(
   "opentelemetry-exporter-otlp==1.45.2"
 )
 MARKER="$VENV/.ringmq-pins"
+
+# Test processes start in parallel: one builds the environment, the others
+# wait for it instead of deleting it under each other.
+mkdir -p "$(dirname "$VENV")"
+exec 9>"$VENV.lock"
+flock 9
 WANTED="$(printf '%s\n' "${PINS[@]}")"
 
 if [ -x "$VENV/bin/python" ] && [ -f "$MARKER" ] && [ "$(cat "$MARKER")" = "$WANTED" ]; then
