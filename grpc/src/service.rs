@@ -198,6 +198,18 @@ fn delivery_type(delivery: &Delivery) -> MessageType {
     }
 }
 
+/// The status of a whole batch answer from its entries' statuses: OK when
+/// every entry is OK, the entry's own for a batch of one, else
+/// MULTIPLE_RESULTS with `failed` as its message.
+pub(crate) fn batch_status(entries: &[Option<&pb::Status>], failed: &str) -> pb::Status {
+    let is_ok = |s: &Option<&pb::Status>| s.is_some_and(|s| s.code == pb::Code::Ok as i32);
+    match entries {
+        _ if entries.iter().all(is_ok) => ok(),
+        [only] => only.cloned().unwrap_or_else(ok),
+        _ => status(pb::Code::MultipleResults, failed),
+    }
+}
+
 /// The gRPC code for a remoting response code that is not SUCCESS.
 fn remoting_refusal(code: i32, remark: Option<&str>) -> pb::Status {
     let grpc = match code {
@@ -379,16 +391,9 @@ impl Messaging {
             };
             entries.push(entry);
         }
-        let all_ok = entries.iter().all(|e| {
-            e.status
-                .as_ref()
-                .is_some_and(|s| s.code == pb::Code::Ok as i32)
-        });
-        let top = match (all_ok, entries.as_slice()) {
-            (true, _) => ok(),
-            (false, [only]) => only.status.clone().unwrap_or_else(ok),
-            (false, _) => status(pb::Code::MultipleResults, "some messages were not sent"),
-        };
+        let statuses: Vec<Option<&pb::Status>> =
+            entries.iter().map(|e| e.status.as_ref()).collect();
+        let top = batch_status(&statuses, "some messages were not sent");
         Ok(pb::SendMessageResponse {
             status: Some(top),
             entries,

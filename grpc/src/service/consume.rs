@@ -166,16 +166,9 @@ impl Messaging {
                 status: Some(outcome.err().unwrap_or_else(ok)),
             });
         }
-        let all_ok = entries.iter().all(|e| {
-            e.status
-                .as_ref()
-                .is_some_and(|s| s.code == pb::Code::Ok as i32)
-        });
-        let top = match (all_ok, entries.as_slice()) {
-            (true, _) => ok(),
-            (false, [only]) => only.status.clone().unwrap_or_else(ok),
-            (false, _) => status(pb::Code::MultipleResults, "some entries were not acked"),
-        };
+        let statuses: Vec<Option<&pb::Status>> =
+            entries.iter().map(|e| e.status.as_ref()).collect();
+        let top = super::batch_status(&statuses, "some entries were not acked");
         Ok(pb::AckMessageResponse {
             status: Some(top),
             entries,
