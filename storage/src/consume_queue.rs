@@ -158,7 +158,7 @@ impl FileCache {
             if self.files.len() >= self.limit.max(1) {
                 self.evict_one();
             }
-            let file = open_sized(io, &path(), file_bytes, create)?;
+            let file = io.open_sized(&path(), file_bytes, create)?;
             self.files.insert(key, (file, tick));
         }
         let entry = self
@@ -179,27 +179,6 @@ impl FileCache {
             self.files.remove(&key);
         }
     }
-}
-
-/// Opens a consume-queue file of exactly `len` bytes, creating it (and
-/// its directory) with `create`; a longer file is refused.
-fn open_sized(io: &Io, path: &Path, len: usize, create: bool) -> io::Result<std::fs::File> {
-    if create && let Some(dir) = path.parent() {
-        io.create_dir_all(dir)?;
-    }
-    let file = io.open(path, create)?;
-    let actual = file.metadata()?.len();
-    let wanted = len as u64;
-    if actual > wanted {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("{} is {actual} bytes, expected {wanted}", path.display()),
-        ));
-    }
-    if actual < wanted {
-        io.set_len(path, &file, wanted)?;
-    }
-    Ok(file)
 }
 
 /// A queue's units appended and not yet written: contiguous, in one file.

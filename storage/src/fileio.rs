@@ -160,6 +160,28 @@ impl Io {
         }
     }
 
+    /// Opens a fixed-size index file of exactly `len` bytes, creating it
+    /// (and its directory) if `create` and extending a shorter one with
+    /// zeros (sparse); a longer file is refused as not of this layout.
+    pub fn open_sized(&self, path: &Path, len: usize, create: bool) -> io::Result<File> {
+        if create && let Some(dir) = path.parent() {
+            self.create_dir_all(dir)?;
+        }
+        let file = self.open(path, create)?;
+        let actual = file.metadata()?.len();
+        let wanted = len as u64;
+        if actual > wanted {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{} is {actual} bytes, expected {wanted}", path.display()),
+            ));
+        }
+        if actual < wanted {
+            self.set_len(path, &file, wanted)?;
+        }
+        Ok(file)
+    }
+
     /// Creates `path` empty (truncating it; the model sees a fresh file).
     pub fn create_truncated(&self, path: &Path) -> io::Result<File> {
         self.run(|| IoOp::Create(path.to_path_buf()), || File::create(path))

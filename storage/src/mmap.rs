@@ -35,21 +35,7 @@ impl MappedFile {
     /// Maps the file at `path`, creating it (and extending a shorter one with
     /// zeros, sparse) to exactly `len` bytes. A longer file is refused.
     pub fn open(io: &Io, path: &Path, len: usize, create: bool) -> io::Result<MappedFile> {
-        if create && let Some(dir) = path.parent() {
-            io.create_dir_all(dir)?;
-        }
-        let file = io.open(path, create)?;
-        let actual = file.metadata()?.len();
-        let wanted = len as u64;
-        if actual > wanted {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{} is {actual} bytes, expected {wanted}", path.display()),
-            ));
-        }
-        if actual < wanted {
-            io.set_len(path, &file, wanted)?;
-        }
+        let file = io.open_sized(path, len, create)?;
         if len == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
